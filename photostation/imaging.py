@@ -1,0 +1,169 @@
+"""Decoding photos to pixels: JPEG, TIFF, PNG and HEIC/HEIF, with the EXIF orientation applied.
+
+Every reader takes either a path or the file's bytes, so ingest can hash, read metadata and
+decode from one read of the file (the bytes that were fingerprinted are the bytes analysed).
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photostation.errors import InputError
+
+pillow_heif.register_heif_opener()
+
+# Refuse decompression bombs with a clear error instead of Pillow's warning (300 Mpx is far
+# above any clinical camera).
+Image.MAX_IMAGE_PIXELS = 300_000_000
+
+Source = Path | str | bytes
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the file header says, without decoding the pixels."""
+
+    format: str
+    mode: str
+    width: int
+    height: int
+    """Pixel size as displayed, i.e. after the EXIF orientation / HEIF rotation."""
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """Read a whole file, turning OS errors into :class:`InputError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"not a file: {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+    if not data:
+        raise InputError(f"empty file (0 bytes): {path}")
+    return data
+
+
+def _open(source: Source, name: str) -> Image.Image:
+    data = source if isinstance(source, bytes) else read_bytes(source)
+    if not data:
+        raise InputError(f"empty file (0 bytes): {name}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise InputError(f"not an image file (unknown format): {name}") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"image too large to decode safely: {name}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"unreadable image header: {name} ({exc})") from None
+
+
+def _orientation(img: Image.Image) -> int:
+    # HEIF rotation is applied by the decoder (pillow-heif) and the EXIF tag is then reset to 1.
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - broken EXIF must not stop decoding; it is reported elsewhere
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def read_header(source: Source, name: str = "photo") -> ImageHeader:
+    """Read format and displayed pixel size from the header (no pixel decoding).
+
+    Parameters
+    ----------
+    source : Path, str or bytes
+        File path or the file's bytes.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    ImageHeader
+    """
+    img = _open(source, name if isinstance(source, bytes) else str(source))
+    width, height = img.size
+    if _orientation(img) in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageHeader(format=img.format or "unknown", mode=img.mode, width=width, height=height)
+
+
+def decode(source: Source, name: str = "photo", *, max_side: int | None = None) -> np.ndarray:
+    """Decode a photo to an RGB array with the EXIF orientation applied.
+
+    Parameters
+    ----------
+    source : Path, str or bytes
+        File path or the file's bytes.
+    name : str
+        Name used in error messages.
+    max_side : int, optional
+        Decode at reduced resolution so that the longer side is at most about this many
+        pixels (JPEG uses the decoder's DCT scaling, which is much faster than a full decode
+        followed by a resize). ``None`` decodes at full resolution.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` array, ``uint8`` for 8-bit sources and ``uint16`` for 16-bit sources
+        (TIFF/PNG 16-bit, HDR HEIF). Grey-scale is expanded to three channels; CMYK and
+        palette images are converted to RGB; alpha is dropped.
+
+    Raises
+    ------
+    InputError
+        When the file is not an image or its pixel data is truncated or corrupt.
+    """
+    label = name if isinstance(source, bytes) else str(source)
+    img = _open(source, label)
+    if max_side and img.format == "JPEG":
+        w, h = img.size
+        scale = max(w, h) / max_side
+        if scale >= 2:
+            img.draft("RGB", (int(w / scale), int(h / scale)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img.load()
+    except Image.DecompressionBombError:
+        raise InputError(f"image too large to decode safely: {label}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        text = str(exc)
+        reason = "pixel data truncated" if "truncated" in text.lower() else f"pixel data unreadable ({text})"
+        raise InputError(f"{reason}: {label}") from None
+    img = ImageOps.exif_transpose(img) if _orientation(img) != 1 else img
+    array = _to_rgb_array(img)
+    if max_side and max(array.shape[:2]) > max_side * 1.5:
+        import cv2
+
+        scale = max_side / max(array.shape[:2])
+        size = (max(1, round(array.shape[1] * scale)), max(1, round(array.shape[0] * scale)))
+        array = cv2.resize(array, size, interpolation=cv2.INTER_AREA)
+    return array
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        grey = np.asarray(img, dtype=np.uint32 if mode == "I" else np.uint16)
+        grey = np.clip(grey, 0, 65535).astype(np.uint16)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    array = np.asarray(img)
+    if array.dtype == np.uint16 and array.ndim == 3:
+        return np.ascontiguousarray(array[:, :, :3])
+    if mode == "RGB":
+        return np.ascontiguousarray(array)
+    if mode in ("L", "1"):
+        grey = np.asarray(img.convert("L"))
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(img.convert("RGB"))

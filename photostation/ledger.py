@@ -1,0 +1,271 @@
+"""The ledger: patients, visits, photos, checks, measurements and reviews in a real database.
+
+SQLAlchemy 2 ORM. The default is an embedded SQLite file (no set-up); any SQLAlchemy URL
+works, e.g. ``postgresql+psycopg://user@host/photostation``. Tables are created on first
+use. The ledger stores pseudonymous patient codes and capture metadata, never names, and
+never the photos' GPS, owner or comment tags.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, event, select)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from photostation.errors import InputError
+
+DEFAULT_DB = "sqlite:///photostation.db"
+ENV_DB = "PHOTOSTATION_DB"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, Any: JSON}
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    """Pseudonymous patient code (the archive folder name)."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    visits: Mapped[list[Visit]] = relationship(back_populates="patient", cascade="all, delete-orphan")
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (UniqueConstraint("patient_id", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    label: Mapped[str] = mapped_column(String(64))
+    visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    operator: Mapped[str | None] = mapped_column(String(200))
+    station: Mapped[str | None] = mapped_column(String(200))
+    patient: Mapped[Patient] = relationship(back_populates="visits")
+    photos: Mapped[list[Photo]] = relationship(back_populates="visit", cascade="all, delete-orphan")
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("visit_id", "view"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    view: Mapped[str] = mapped_column(String(64))
+    relative_path: Mapped[str] = mapped_column(String(300), unique=True)
+    """``<patient>/<visit>/<view>.<ext>`` inside the archive."""
+    operator: Mapped[str | None] = mapped_column(String(200))
+    station: Mapped[str | None] = mapped_column(String(200))
+    site: Mapped[str | None] = mapped_column(String(200))
+    hash_algorithm: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(128))
+    """Fingerprint of the bytes at ingest. Never overwritten: a later change is flagged instead."""
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str | None] = mapped_column(String(16))
+    captured_at: Mapped[str | None] = mapped_column(String(40))
+    """ISO 8601 with the offset when the camera recorded one."""
+    make: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    serial: Mapped[str | None] = mapped_column(String(200))
+    lens: Mapped[str | None] = mapped_column(String(200))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    metadata_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verdict: Mapped[str] = mapped_column(String(8))
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    visit: Mapped[Visit] = relationship(back_populates="photos")
+
+
+class CheckRecord(Base):
+    """One rule's latest outcome for a photo (``photo_id``) or a visit (``visit_id``).
+
+    ``scope`` says which step wrote it: ``photo`` (single-shot rules), ``pair`` (against the
+    baseline photo of the view), ``integrity`` (fingerprint) or ``visit``.
+    """
+
+    __tablename__ = "checks"
+    __table_args__ = (UniqueConstraint("photo_id", "visit_id", "scope", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(8))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    limit: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Measurement(Base):
+    """A named measurement with its unit, e.g. ``density_per_cm2`` of a photo."""
+
+    __tablename__ = "measurements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    measured_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class LedgerInfo(Base):
+    """Key-value facts about the ledger itself (e.g. which archive it holds)."""
+
+    __tablename__ = "ledger_info"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Review(Base):
+    """A person's decision on a photo or visit (accept, retake, not comparable, ...)."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+def database_url(value: str | None = None) -> str:
+    """Resolve ``--db``: a URL, a plain file path (SQLite), ``$PHOTOSTATION_DB``, or the default."""
+    value = value or os.environ.get(ENV_DB) or DEFAULT_DB
+    if "://" not in value:
+        value = f"sqlite:///{Path(value).expanduser()}"
+    return value
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Foreign keys are off by default in SQLite; WAL keeps readers (the app) off writers' toes.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def open_ledger(url: str | None = None) -> sessionmaker[Session]:
+    """Connect to the ledger and create missing tables.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL or SQLite file path; default ``$PHOTOSTATION_DB`` or
+        ``sqlite:///photostation.db``.
+
+    Returns
+    -------
+    sessionmaker
+        Use ``with factory.begin() as session:`` for one transaction.
+
+    Raises
+    ------
+    InputError
+        When the URL is malformed, its driver is missing or the database is unreachable.
+    """
+    resolved = database_url(url)
+    try:
+        engine: Engine = create_engine(resolved)
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise InputError(f"--db: not a usable database URL: {redact_url(resolved)}") from None
+    except ModuleNotFoundError as exc:
+        raise InputError(f"--db: the database driver is not installed ({exc.name}); "
+                         f"for PostgreSQL: pip install 'photostation[postgres]'") from None
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:" and not Path(database).parent.exists():
+            raise InputError(f"--db: folder of the SQLite file does not exist: {Path(database).parent}")
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError as exc:
+        raise InputError(f"--db: cannot open the database {redact_url(resolved)} "
+                         f"({str(exc.orig).splitlines()[0] if exc.orig else 'unreachable'})") from None
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a URL before it is shown."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def get_or_create_patient(session: Session, code: str) -> Patient:
+    patient = session.scalar(select(Patient).where(Patient.code == code))
+    if patient is None:
+        patient = Patient(code=code)
+        session.add(patient)
+        session.flush()
+    return patient
+
+
+def get_or_create_visit(session: Session, patient: Patient, label: str) -> Visit:
+    visit = session.scalar(select(Visit).where(Visit.patient_id == patient.id, Visit.label == label))
+    if visit is None:
+        visit = Visit(patient_id=patient.id, label=label)
+        session.add(visit)
+        session.flush()
+    return visit
+
+
+def set_if_changed(obj: Any, **values: Any) -> bool:
+    """Assign attributes that differ; return whether anything changed (keeps ingest idempotent)."""
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def store_checks(session: Session, checks: list[Any], scope: str, *, photo_id: int | None = None,
+                 visit_id: int | None = None) -> int:
+    """Replace the stored checks of one scope of a photo or visit; unchanged rows are left alone.
+
+    Parameters
+    ----------
+    checks : list of Check
+    scope : {"photo", "pair", "integrity", "visit"}
+    photo_id, visit_id : int, optional
+        The subject (exactly one of them).
+
+    Returns
+    -------
+    int
+        Number of rows inserted, updated or deleted.
+    """
+    query = select(CheckRecord).where(CheckRecord.photo_id == photo_id, CheckRecord.visit_id == visit_id,
+                                      CheckRecord.scope == scope)
+    existing = {c.name: c for c in session.scalars(query)}
+    changes = 0
+    for check in checks:
+        row = existing.pop(check.name, None)
+        if row is None:
+            session.add(CheckRecord(photo_id=photo_id, visit_id=visit_id, scope=scope, name=check.name,
+                                    status=check.status, value=check.value, limit=check.limit,
+                                    message=check.message))
+            changes += 1
+        elif set_if_changed(row, status=check.status, value=check.value, limit=check.limit, message=check.message):
+            row.checked_at = _utcnow()
+            changes += 1
+    for row in existing.values():
+        session.delete(row)
+        changes += 1
+    return changes

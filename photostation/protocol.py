@@ -1,0 +1,269 @@
+"""The clinic's photography protocol: required views, visit schedule, fixed camera
+settings and every QA threshold, read from a TOML file.
+
+The shipped default (``default_protocol.toml``) documents every key. A clinic file
+only needs the keys it changes: it is merged over the default, and unknown keys are
+rejected so that a typo never silently falls back to a default threshold.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from photostation.errors import InputError
+
+SEVERITIES = ("warn", "fail")
+
+
+@dataclass(frozen=True)
+class ScheduledVisit:
+    """One visit of the schedule: ``day`` days after baseline, +- ``window_days``."""
+
+    label: str
+    day: int
+    window_days: int
+
+
+@dataclass(frozen=True)
+class ViewsRules:
+    required: tuple[str, ...]
+    global_views: tuple[str, ...]
+    trichoscopy_prefix: str
+    extensions: tuple[str, ...]
+
+    def is_trichoscopy(self, view: str) -> bool:
+        return view.startswith(self.trichoscopy_prefix)
+
+    def is_known(self, view: str) -> bool:
+        return view in self.global_views or (
+            self.is_trichoscopy(view) and len(view) > len(self.trichoscopy_prefix)
+        )
+
+
+@dataclass(frozen=True)
+class TimestampRules:
+    future_tolerance_minutes: float
+    oldest_plausible_date: dt.date
+    clock_reset_window_minutes: float
+    modified_after_capture_tolerance_s: float
+    max_visit_spread_hours: float
+    visit_date_tolerance_days: int
+    modified_after_capture_severity: str
+    editing_software_severity: str
+    schedule_window_severity: str
+    visit_spread_severity: str
+    editing_software: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CameraRules:
+    identity_fields: tuple[str, ...]
+    identity_severity: str
+    body_serial_severity: str
+    flash_severity: str
+    white_balance_severity: str
+    focal_length_tolerance_pct: float
+    aperture_tolerance_stops: float
+    shutter_tolerance_stops: float
+    iso_tolerance_stops: float
+    aperture_fail_stops: float
+    shutter_fail_stops: float
+    iso_fail_stops: float
+    required_severity: str
+    required_global: dict[str, Any]
+    required_trichoscopy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A parsed protocol. Build it with :func:`load_protocol`."""
+
+    name: str
+    version: int
+    source: str
+    views: ViewsRules
+    schedule: tuple[ScheduledVisit, ...]
+    timestamps: TimestampRules
+    camera: CameraRules
+    hash_algorithm: str
+    raw: dict[str, Any]
+
+    @property
+    def baseline_label(self) -> str:
+        """The label of the schedule's day-0 visit."""
+        return min(self.schedule, key=lambda v: v.day).label
+
+    def scheduled(self, label: str) -> ScheduledVisit | None:
+        for visit in self.schedule:
+            if visit.label == label:
+                return visit
+        return None
+
+
+def _default_text() -> str:
+    return resources.files("photostation").joinpath("default_protocol.toml").read_text("utf-8")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        where = f"{path}{key}"
+        if key not in base:
+            raise InputError(f"protocol: unknown key '{where}'")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            merged[key] = _merge(base[key], value, where + ".")
+        elif isinstance(base[key], dict) != isinstance(value, dict):
+            raise InputError(f"protocol: '{where}' must be a {'table' if isinstance(base[key], dict) else 'value'}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _severity(value: Any, where: str) -> str:
+    if value not in SEVERITIES:
+        raise InputError(f"protocol: '{where}' must be 'warn' or 'fail', not {value!r}")
+    return value
+
+
+def _number(value: Any, where: str, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise InputError(f"protocol: '{where}' must be a number >= {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"protocol: '{where}' must be a list of strings")
+    return tuple(value)
+
+
+def parse_protocol(text: str, source: str = "<text>") -> Protocol:
+    """Parse protocol TOML text merged over the shipped default.
+
+    Parameters
+    ----------
+    text : str
+        TOML text; may contain only the keys that differ from the default.
+    source : str
+        Where the text came from (shown in reports).
+
+    Returns
+    -------
+    Protocol
+
+    Raises
+    ------
+    InputError
+        On TOML syntax errors, unknown keys or out-of-range values.
+    """
+    default = tomllib.loads(_default_text())
+    try:
+        override = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"protocol {source}: not valid TOML ({exc})") from None
+    raw = _merge(default, override)
+
+    v = raw["views"]
+    views = ViewsRules(
+        required=_strings(v["required"], "views.required"),
+        global_views=_strings(v["global"], "views.global"),
+        trichoscopy_prefix=str(v["trichoscopy_prefix"]),
+        extensions=tuple(e.lower().lstrip(".") for e in _strings(v["extensions"], "views.extensions")),
+    )
+
+    visits = raw["schedule"]["visits"]
+    if not isinstance(visits, list) or not visits:
+        raise InputError("protocol: 'schedule.visits' must list at least the baseline visit")
+    schedule = []
+    for i, item in enumerate(visits):
+        if not isinstance(item, dict) or set(item) != {"label", "day", "window_days"}:
+            raise InputError(f"protocol: schedule.visits[{i}] needs exactly label, day, window_days")
+        schedule.append(ScheduledVisit(str(item["label"]), int(_number(item["day"], f"schedule.visits[{i}].day")),
+                                       int(_number(item["window_days"], f"schedule.visits[{i}].window_days"))))
+    if len({s.label for s in schedule}) != len(schedule):
+        raise InputError("protocol: schedule.visits labels must be unique")
+    if sum(1 for s in schedule if s.day == 0) != 1:
+        raise InputError("protocol: schedule.visits needs exactly one baseline visit with day = 0")
+
+    t = raw["timestamps"]
+    try:
+        oldest = dt.date.fromisoformat(str(t["oldest_plausible_date"]))
+    except ValueError:
+        raise InputError("protocol: 'timestamps.oldest_plausible_date' must be a date YYYY-MM-DD") from None
+    timestamps = TimestampRules(
+        future_tolerance_minutes=_number(t["future_tolerance_minutes"], "timestamps.future_tolerance_minutes"),
+        oldest_plausible_date=oldest,
+        clock_reset_window_minutes=_number(t["clock_reset_window_minutes"], "timestamps.clock_reset_window_minutes"),
+        modified_after_capture_tolerance_s=_number(
+            t["modified_after_capture_tolerance_s"], "timestamps.modified_after_capture_tolerance_s"),
+        max_visit_spread_hours=_number(t["max_visit_spread_hours"], "timestamps.max_visit_spread_hours"),
+        visit_date_tolerance_days=int(_number(t["visit_date_tolerance_days"], "timestamps.visit_date_tolerance_days")),
+        modified_after_capture_severity=_severity(t["modified_after_capture_severity"],
+                                                  "timestamps.modified_after_capture_severity"),
+        editing_software_severity=_severity(t["editing_software_severity"], "timestamps.editing_software_severity"),
+        schedule_window_severity=_severity(t["schedule_window_severity"], "timestamps.schedule_window_severity"),
+        visit_spread_severity=_severity(t["visit_spread_severity"], "timestamps.visit_spread_severity"),
+        editing_software=tuple(s.lower() for s in _strings(t["editing_software"], "timestamps.editing_software")),
+    )
+
+    c = raw["camera"]
+    camera = CameraRules(
+        identity_fields=_strings(c["identity_fields"], "camera.identity_fields"),
+        identity_severity=_severity(c["identity_severity"], "camera.identity_severity"),
+        body_serial_severity=_severity(c["body_serial_severity"], "camera.body_serial_severity"),
+        flash_severity=_severity(c["flash_severity"], "camera.flash_severity"),
+        white_balance_severity=_severity(c["white_balance_severity"], "camera.white_balance_severity"),
+        focal_length_tolerance_pct=_number(c["focal_length_tolerance_pct"], "camera.focal_length_tolerance_pct"),
+        aperture_tolerance_stops=_number(c["aperture_tolerance_stops"], "camera.aperture_tolerance_stops"),
+        shutter_tolerance_stops=_number(c["shutter_tolerance_stops"], "camera.shutter_tolerance_stops"),
+        iso_tolerance_stops=_number(c["iso_tolerance_stops"], "camera.iso_tolerance_stops"),
+        aperture_fail_stops=_number(c["aperture_fail_stops"], "camera.aperture_fail_stops"),
+        shutter_fail_stops=_number(c["shutter_fail_stops"], "camera.shutter_fail_stops"),
+        iso_fail_stops=_number(c["iso_fail_stops"], "camera.iso_fail_stops"),
+        required_severity=_severity(c["required_severity"], "camera.required_severity"),
+        required_global=dict(c["required"]["global"]),
+        required_trichoscopy=dict(c["required"]["trichoscopy"]),
+    )
+    for kind, req in (("global", camera.required_global), ("trichoscopy", camera.required_trichoscopy)):
+        unknown = set(req) - {"flash_fired", "white_balance", "make", "model", "lens", "iso",
+                              "f_number", "exposure_time_s", "focal_length_mm"}
+        if unknown:
+            raise InputError(f"protocol: camera.required.{kind} has unknown setting(s) {', '.join(sorted(unknown))}")
+
+    algorithm = str(raw["integrity"]["algorithm"])
+    if algorithm not in hashlib.algorithms_guaranteed:
+        raise InputError(f"protocol: integrity.algorithm '{algorithm}' is not a known hash")
+
+    p = raw["protocol"]
+    return Protocol(name=str(p["name"]), version=int(p["version"]), source=source, views=views,
+                    schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
+                    camera=camera, hash_algorithm=algorithm, raw=raw)
+
+
+def load_protocol(path: str | Path | None = None) -> Protocol:
+    """Load a protocol file, or the shipped default when ``path`` is None.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML protocol file. Its keys are merged over the default protocol.
+
+    Returns
+    -------
+    Protocol
+    """
+    if path is None:
+        return parse_protocol("", source="default")
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"protocol file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"protocol file unreadable: {path} ({exc.__class__.__name__})") from None
+    return parse_protocol(text, source=str(path))
