@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,8 @@ class ImageHeader:
     width: int
     height: int
     """Pixel size as displayed, i.e. after the EXIF orientation / HEIF rotation."""
+    exif: bytes | None = field(default=None, repr=False)
+    """The raw EXIF block as the decoder found it (TIFF structure, ``Exif\\0\\0`` prefix removed)."""
 
 
 def read_bytes(path: Path | str) -> bytes:
@@ -95,7 +97,11 @@ def read_header(source: Source, name: str = "photo") -> ImageHeader:
     width, height = img.size
     if _orientation(img) in (5, 6, 7, 8):
         width, height = height, width
-    return ImageHeader(format=img.format or "unknown", mode=img.mode, width=width, height=height)
+    exif = img.info.get("exif")
+    if isinstance(exif, bytes) and exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    return ImageHeader(format=img.format or "unknown", mode=img.mode, width=width, height=height,
+                       exif=exif if isinstance(exif, bytes) and exif else None)
 
 
 def decode(source: Source, name: str = "photo", *, max_side: int | None = None) -> np.ndarray:

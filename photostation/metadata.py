@@ -176,11 +176,21 @@ def _iso(stamp: dt.datetime | None) -> str | None:
     return stamp.isoformat(timespec="milliseconds" if stamp.microsecond else "seconds")
 
 
-def _read_tags(data: bytes) -> tuple[dict[str, Any], bool]:
+def _process(data: bytes) -> tuple[dict[str, Any], bool]:
     try:
         return exifread.process_file(io.BytesIO(data), details=False), True
     except Exception:  # noqa: BLE001 - exifread raises many types on garbage; metadata is then absent
         return {}, False
+
+
+def _read_tags(data: bytes, raw_exif: bytes | None) -> tuple[dict[str, Any], bool]:
+    tags, readable = _process(data)
+    if not any(key.startswith(("Image ", "EXIF ")) for key in tags) and raw_exif:
+        # exifread stops at the first APP1 segment; when an XMP APP1 comes first (Adobe
+        # software does this) the EXIF APP1 after it is missed. Read the block the image
+        # decoder found instead (a plain TIFF structure).
+        tags, readable = _process(raw_exif)
+    return tags, readable
 
 
 def read_metadata(source: Source, name: str = "photo") -> PhotoMetadata:
@@ -209,7 +219,7 @@ def read_metadata(source: Source, name: str = "photo") -> PhotoMetadata:
     """
     data = source if isinstance(source, bytes) else read_bytes(source)
     header = read_header(data, name if isinstance(source, bytes) else str(source))
-    tags, readable = _read_tags(data)
+    tags, readable = _read_tags(data, header.exif)
     problems: list[str] = [] if readable else ["EXIF block"]
 
     def get(*names: str) -> Any:

@@ -18,6 +18,8 @@ from typing import Any
 from photostation.errors import InputError
 
 SEVERITIES = ("warn", "fail")
+# Tables whose keys a clinic may add to (validated after merging).
+_OPEN_TABLES = ("camera.required.global.", "camera.required.trichoscopy.")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> di
     for key, value in override.items():
         where = f"{path}{key}"
         if key not in base:
+            if path in _OPEN_TABLES:
+                merged[key] = value
+                continue
             raise InputError(f"protocol: unknown key '{where}'")
         if isinstance(base[key], dict) and isinstance(value, dict):
             merged[key] = _merge(base[key], value, where + ".")
