@@ -1,0 +1,176 @@
+"""Read side of the ledger for people: visit lists, a photo with its checks, open flags, and
+recording a review decision. The Streamlit app and the CLI present these; nothing here draws.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from photostation.errors import InputError
+from photostation.ledger import CheckRecord, LedgerInfo, Patient, Photo, Review, Visit
+from photostation.results import worst
+
+ROLES = ("photographer", "clinician", "auditor")
+DECISIONS = ("accept", "retake", "not-comparable", "note")
+
+
+@dataclass(frozen=True)
+class VisitSummary:
+    visit_id: int
+    patient: str
+    visit: str
+    visit_date: dt.date | None
+    operator: str | None
+    station: str | None
+    photos: int
+    verdict: str
+    """Worst status of the visit's own checks and of its photos."""
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    scope: str
+    name: str
+    status: str
+    value: Any
+    limit: Any
+    message: str
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    reviewer: str
+    role: str
+    decision: str
+    comment: str | None
+    reviewed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PhotoDetail:
+    photo_id: int
+    patient: str
+    visit: str
+    view: str
+    relative_path: str
+    verdict: str
+    metadata: dict[str, Any]
+    checks: tuple[CheckRow, ...]
+    reviews: tuple[ReviewRow, ...]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A non-passing check, with where it is (for the auditor's list)."""
+
+    patient: str
+    visit: str
+    view: str | None
+    photo_id: int | None
+    name: str
+    status: str
+    message: str
+    station: str | None
+    operator: str | None
+
+
+def archive_root(factory: sessionmaker[Session]) -> Path | None:
+    """The archive folder this ledger was ingested from (to show the photos)."""
+    with factory() as session:
+        info = session.get(LedgerInfo, "archive_root")
+        return Path(info.value) if info else None
+
+
+def list_visits(factory: sessionmaker[Session]) -> list[VisitSummary]:
+    """Every visit, ordered by patient and date (the manifest's, else the first capture), with its verdict."""
+    out = []
+    with factory() as session:
+        def when(visit: Visit) -> str:
+            captures = [p.captured_at for p in visit.photos if p.captured_at]
+            return visit.visit_date.isoformat() if visit.visit_date else min(captures, default="9999")[:10]
+
+        visits = sorted(session.scalars(select(Visit)), key=lambda v: (v.patient.code, when(v), v.label))
+        for visit in visits:
+            statuses = list(session.scalars(select(CheckRecord.status).where(CheckRecord.visit_id == visit.id)))
+            statuses += [p.verdict for p in visit.photos]
+            out.append(VisitSummary(visit.id, visit.patient.code, visit.label, visit.visit_date, visit.operator,
+                                    visit.station, len(visit.photos), worst(statuses)))
+    return out
+
+
+def photos_of_visit(factory: sessionmaker[Session], visit_id: int) -> list[tuple[int, str, str]]:
+    """``(photo_id, view, verdict)`` of one visit."""
+    with factory() as session:
+        rows = session.execute(select(Photo.id, Photo.view, Photo.verdict).where(Photo.visit_id == visit_id)
+                               .order_by(Photo.view))
+        return [tuple(r) for r in rows]
+
+
+def photo_detail(factory: sessionmaker[Session], photo_id: int) -> PhotoDetail:
+    with factory() as session:
+        photo = session.get(Photo, photo_id)
+        if photo is None:
+            raise InputError(f"no photo with id {photo_id}")
+        checks = session.scalars(select(CheckRecord).where(CheckRecord.photo_id == photo_id)
+                                 .order_by(CheckRecord.scope, CheckRecord.name))
+        reviews = session.scalars(select(Review).where(Review.photo_id == photo_id).order_by(Review.reviewed_at))
+        return PhotoDetail(photo.id, photo.visit.patient.code, photo.visit.label, photo.view, photo.relative_path,
+                           photo.verdict, dict(photo.metadata_json),
+                           tuple(CheckRow(c.scope, c.name, c.status, c.value, c.limit, c.message) for c in checks),
+                           tuple(ReviewRow(r.reviewer, r.role, r.decision, r.comment, r.reviewed_at) for r in reviews))
+
+
+def open_flags(factory: sessionmaker[Session]) -> list[Flag]:
+    """Every warn/fail check of every photo and visit, worst first (the auditor's work list)."""
+    flags = []
+    with factory() as session:
+        rows = session.scalars(select(CheckRecord).where(CheckRecord.status != "pass"))
+        for c in rows:
+            if c.photo_id is not None:
+                photo = session.get(Photo, c.photo_id)
+                visit, view = photo.visit, photo.view
+                station, operator = photo.station, photo.operator
+            else:
+                visit = session.get(Visit, c.visit_id)
+                view, station, operator = None, visit.station, visit.operator
+            flags.append(Flag(visit.patient.code, visit.label, view, c.photo_id, c.name, c.status, c.message,
+                              station, operator))
+    return sorted(flags, key=lambda f: (f.status != "fail", f.patient, f.visit, f.view or "", f.name))
+
+
+def add_review(factory: sessionmaker[Session], photo_id: int, reviewer: str, role: str, decision: str,
+               comment: str | None = None) -> ReviewRow:
+    """Record a person's decision on a photo.
+
+    Parameters
+    ----------
+    reviewer : str
+        Staff initials or ID (not a patient's name).
+    role : {"photographer", "clinician", "auditor"}
+    decision : {"accept", "retake", "not-comparable", "note"}
+    comment : str, optional
+
+    Returns
+    -------
+    ReviewRow
+    """
+    reviewer = reviewer.strip()
+    if not reviewer or len(reviewer) > 200:
+        raise InputError("reviewer: give staff initials or an ID (1-200 characters)")
+    if role not in ROLES:
+        raise InputError(f"role must be one of {', '.join(ROLES)}")
+    if decision not in DECISIONS:
+        raise InputError(f"decision must be one of {', '.join(DECISIONS)}")
+    with factory.begin() as session:
+        if session.get(Photo, photo_id) is None:
+            raise InputError(f"no photo with id {photo_id}")
+        review = Review(photo_id=photo_id, reviewer=reviewer, role=role, decision=decision,
+                        comment=(comment or "").strip() or None)
+        session.add(review)
+        session.flush()
+        return ReviewRow(review.reviewer, review.role, review.decision, review.comment, review.reviewed_at)

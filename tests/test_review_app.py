@@ -1,0 +1,85 @@
+"""The review read-side (photostation.review) and the Streamlit app over it (AppTest)."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from photostation import review
+from photostation.errors import InputError
+from photostation.ingest import ingest_archive
+from photostation.ledger import open_ledger
+
+from .conftest import NOW, REALDATA, ROOT
+
+HDR = REALDATA / "jpg" / "hdr"
+
+
+@pytest.fixture
+def ledger(tmp_path, protocol):
+    root = tmp_path / "archive"
+    for visit, suffix in (("baseline", "NO"), ("month-6", "YES")):
+        (root / "P001" / visit).mkdir(parents=True)
+        shutil.copy(HDR / f"canon_hdr_{suffix}.jpg", root / "P001" / visit / "vertex.jpg")
+    (root / "manifest.csv").write_text("patient,visit,view,operator,station,site,visit_date\n"
+                                       "P001,baseline,,op-anna,station-1,,2015-02-09\n")
+    db = tmp_path / "ledger.db"
+    factory = open_ledger(str(db))
+    ingest_archive(root, factory, protocol, now=NOW)
+    return factory, db, root
+
+
+def test_visits_photos_flags_and_reviews(ledger):
+    factory, _, root = ledger
+    visits = review.list_visits(factory)
+    assert [(v.patient, v.visit) for v in visits] == [("P001", "baseline"), ("P001", "month-6")]
+    assert visits[0].operator == "op-anna" and visits[0].station == "station-1"
+    assert review.archive_root(factory) == root.resolve()
+    month6 = visits[1]
+    assert month6.verdict == "fail"  # shutter 1.7 stops off the baseline
+    (photo_id, view, verdict), = review.photos_of_visit(factory, month6.visit_id)
+    detail = review.photo_detail(factory, photo_id)
+    assert detail.view == "vertex" and detail.verdict == verdict == "fail"
+    assert any(c.name == "camera.exposure_time_s" and c.status == "fail" for c in detail.checks)
+    flags = review.open_flags(factory)
+    assert flags[0].status == "fail"
+    assert any(f.name == "camera.exposure_time_s" and f.visit == "month-6" for f in flags)
+    review.add_review(factory, photo_id, "AB", "clinician", "retake", "shutter changed")
+    assert [(r.reviewer, r.decision) for r in review.photo_detail(factory, photo_id).reviews] == [("AB", "retake")]
+    with pytest.raises(InputError, match="role must be one of"):
+        review.add_review(factory, photo_id, "AB", "patient", "accept")
+    with pytest.raises(InputError, match="no photo with id"):
+        review.add_review(factory, 9999, "AB", "auditor", "accept")
+
+
+def test_streamlit_app_shows_visits_and_saves_a_review(ledger, monkeypatch):
+    factory, db, _ = ledger
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Visits"
+    table = at.dataframe[0].value
+    assert list(table["visit"]) == ["baseline", "month-6"]
+    at.selectbox(key="visit").select_index(1).run()
+    assert "fail" in at.subheader[0].value
+    at.text_input(key="reviewer").input("AB")
+    at.selectbox(key="role").set_value("clinician")
+    at.selectbox(key="decision").set_value("retake")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.success and "retake by AB" in at.success[0].value
+    photo_id = review.photos_of_visit(factory, review.list_visits(factory)[1].visit_id)[0][0]
+    assert review.photo_detail(factory, photo_id).reviews[0].decision == "retake"
+    at.radio(key="page").set_value("Audit flags").run()
+    assert at.title[0].value == "Audit flags" and not at.exception
+    assert int(at.metric[0].value) == len(review.open_flags(factory))
+
+
+def test_streamlit_app_reports_a_bad_database_url(monkeypatch, tmp_path):
+    monkeypatch.setenv("PHOTOSTATION_DB", str(tmp_path / "no" / "such" / "dir" / "x.db"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "does not exist" in at.error[0].value
