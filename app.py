@@ -19,7 +19,7 @@ st.set_page_config(page_title="photostation", layout="wide")
 
 @st.cache_resource
 def _ledger(url: str):
-    return open_ledger(url)
+    return open_ledger(url, create=False)
 
 
 url = st.sidebar.text_input("Ledger database", value=database_url(None))

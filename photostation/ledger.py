@@ -157,7 +157,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_ledger(url: str | None = None) -> sessionmaker[Session]:
+def open_ledger(url: str | None = None, *, create: bool = True) -> sessionmaker[Session]:
     """Connect to the ledger and create missing tables.
 
     Parameters
@@ -165,6 +165,9 @@ def open_ledger(url: str | None = None) -> sessionmaker[Session]:
     url : str, optional
         SQLAlchemy URL or SQLite file path; default ``$PHOTOSTATION_DB`` or
         ``sqlite:///photostation.db``.
+    create : bool
+        Create a new SQLite file when there is none (ingest). Readers (the app) pass
+        ``False`` so that a mistyped path is an error, not a new empty ledger.
 
     Returns
     -------
@@ -188,6 +191,8 @@ def open_ledger(url: str | None = None) -> sessionmaker[Session]:
         database = engine.url.database
         if database and database != ":memory:" and not Path(database).parent.exists():
             raise InputError(f"--db: folder of the SQLite file does not exist: {Path(database).parent}")
+        if database and database != ":memory:" and not create and not Path(database).is_file():
+            raise InputError(f"no ledger at {database}: run 'photostation ingest ARCHIVE' first")
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         Base.metadata.create_all(engine)

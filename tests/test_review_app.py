@@ -83,3 +83,8 @@ def test_streamlit_app_reports_a_bad_database_url(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert "does not exist" in at.error[0].value
+    # A path to a ledger that does not exist is an error, not a new empty database.
+    monkeypatch.setenv("PHOTOSTATION_DB", str(tmp_path / "typo.db"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert "no ledger at" in at.error[0].value and not (tmp_path / "typo.db").exists()
