@@ -152,7 +152,22 @@ def intrinsic_matrix(image_size: tuple[int, int], focal_length_35mm: float) -> n
 
 def nominal_distance_mm(field_width_mm: float, image_size: tuple[int, int],
                         focal_length_35mm: float) -> float:
-    """Camera-to-plane distance at which the image width covers ``field_width_mm``."""
+    """Camera-to-plane distance at which the image width covers ``field_width_mm``.
+
+    Parameters
+    ----------
+    field_width_mm : float
+        Plane width to cover.
+    image_size : tuple of int
+        ``(width, height)`` in pixels.
+    focal_length_35mm : float
+        35 mm-equivalent focal length.
+
+    Returns
+    -------
+    float
+        Distance in millimetres (similar triangles of the pinhole model).
+    """
     return focal_length_px(focal_length_35mm, image_size[0]) * field_width_mm / image_size[0]
 
 
@@ -292,6 +307,13 @@ def mm_per_px_at_centre(h: np.ndarray, image_size: tuple[int, int]) -> float:
 def frame_footprint_mm(h: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """The image frame (outer pixel edges) projected onto the scalp plane.
 
+    Parameters
+    ----------
+    h : numpy.ndarray
+        Scalp-to-image homography.
+    image_size : tuple of int
+        ``(width, height)``.
+
     Returns
     -------
     numpy.ndarray
@@ -303,7 +325,18 @@ def frame_footprint_mm(h: np.ndarray, image_size: tuple[int, int]) -> np.ndarray
 
 
 def polygon_area(poly: np.ndarray) -> float:
-    """Area of a simple polygon (shoelace formula)."""
+    """Area of a simple polygon (shoelace formula).
+
+    Parameters
+    ----------
+    poly : numpy.ndarray
+        ``(N, 2)`` vertices in order.
+
+    Returns
+    -------
+    float
+        Area in squared units of the vertices.
+    """
     x, y = np.asarray(poly, float).T
     return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
@@ -312,6 +345,16 @@ def supersample_matrix(factor: int) -> np.ndarray:
     """Map image pixel coordinates to a ``factor``-times finer grid (centres preserved).
 
     A ``cv2.resize(..., INTER_AREA)`` by ``1 / factor`` maps that grid back exactly.
+
+    Parameters
+    ----------
+    factor : int
+        Supersampling factor.
+
+    Returns
+    -------
+    numpy.ndarray
+        3x3 matrix to left-multiply onto an image homography.
     """
     o = (factor - 1) / 2.0
     return np.array([[factor, 0.0, o], [0.0, factor, o], [0.0, 0.0, 1.0]])
@@ -456,7 +499,10 @@ def srgb_encode(linear: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     IEC 61966-2-1:1999, sRGB colour space.
     """
     x = np.clip(linear, 0.0, 1.0)
-    e = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
+    if x.dtype != np.float64:
+        x = x.astype(np.float32)
+    # float32 keeps 16-bit codes exact to < 0.1 LSB over [0, 1].
+    e = np.where(x <= 0.0031308, x * 12.92, np.power(x, 1.0 / 2.4) * 1.055 - 0.055)
     if bit_depth == 8:
         return np.round(e * 255.0).astype(np.uint8)
     if bit_depth == 16:
@@ -465,7 +511,18 @@ def srgb_encode(linear: np.ndarray, bit_depth: int = 8) -> np.ndarray:
 
 
 def srgb_decode(image: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`srgb_encode`: uint8/uint16 sRGB to linear float64 in [0, 1]."""
+    """Inverse of :func:`srgb_encode` (IEC 61966-2-1).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 or uint16 sRGB image.
+
+    Returns
+    -------
+    numpy.ndarray
+        Linear light, float64 in ``[0, 1]``.
+    """
     scale = 255.0 if image.dtype == np.uint8 else 65535.0
     e = image.astype(np.float64) / scale
     return np.where(e <= 0.04045, e / 12.92, ((e + 0.055) / 1.055) ** 2.4)
@@ -506,20 +563,31 @@ def develop(radiance: np.ndarray, lighting: Lighting, optics: Optics,
     light = field[..., None] + np.asarray(lighting.ambient_rgb, np.float32)
     img = radiance.astype(np.float32) * light
     if specular is not None and lighting.glare > 0:
-        img += (lighting.glare * GLARE_GAIN * specular * field)[..., None]
+        gain = np.float32(lighting.glare * GLARE_GAIN)
+        img += (gain * specular.astype(np.float32) * field)[..., None]
     img *= np.float32(2.0 ** lighting.exposure_ev)
     img *= white_balance_gains(lighting.white_balance_shift_mired,
                                lighting.tint).astype(np.float32)
     if optics.blur_sigma_px > 0:
         img = cv2.GaussianBlur(img, (0, 0), optics.blur_sigma_px)
     if optics.noise_sigma > 0:
-        sd = optics.noise_sigma * np.sqrt(np.clip(img, 0.0, None) + 0.01)
+        sd = np.float32(optics.noise_sigma) * np.sqrt(np.clip(img, 0.0, None) + np.float32(0.01))
         img = img + sd * rng.standard_normal(img.shape, dtype=np.float32)
     return srgb_encode(img, bit_depth)
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Accept a Generator or an integer seed (None means seed 0, for reproducibility)."""
+    """Accept a Generator or an integer seed (None means seed 0, for reproducibility).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator, int or None
+        Generator (used as is) or seed.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     return np.random.default_rng(0 if rng is None else int(rng))

@@ -60,6 +60,9 @@ class Hair:
     lift : float
         Elevation of the shaft above the scalp as a fraction of 90 deg (0 = lying flat);
         the projected length on the plane is ``length_mm * cos(lift * pi / 2)``.
+    lie_direction_deg : float, optional
+        Direction the shaft settles into a few millimetres from the opening (the combing
+        direction); ``None`` means the emergence direction.
     """
 
     hair_id: int
@@ -70,6 +73,7 @@ class Hair:
     pigment: float
     curvature_per_mm: float = 0.0
     lift: float = 0.0
+    lie_direction_deg: float | None = None
 
     @property
     def is_vellus(self) -> bool:
@@ -162,15 +166,18 @@ class ScalpPatch:
         dict of str to numpy.ndarray
             Keys ``hair_id``, ``follicle_id``, ``x_mm``, ``y_mm``, ``direction_deg``,
             ``length_mm``, ``width_um``, ``pigment``, ``curvature_per_mm``, ``lift``,
-            ``rank`` (index of the hair within its unit) and ``unit_size``.
+            ``rank`` (index of the hair within its unit), ``unit_size`` and
+            ``lie_direction_deg``.
         """
         rows = [
             (h.hair_id, h.follicle_id, u.x_mm, u.y_mm, h.direction_deg, h.length_mm,
-             h.width_um, h.pigment, h.curvature_per_mm, h.lift, k, len(u.hairs))
+             h.width_um, h.pigment, h.curvature_per_mm, h.lift, k, len(u.hairs),
+             h.direction_deg if h.lie_direction_deg is None else h.lie_direction_deg)
             for u in self.units for k, h in enumerate(u.hairs)
         ]
         names = ("hair_id", "follicle_id", "x_mm", "y_mm", "direction_deg", "length_mm",
-                 "width_um", "pigment", "curvature_per_mm", "lift", "rank", "unit_size")
+                 "width_um", "pigment", "curvature_per_mm", "lift", "rank", "unit_size",
+                 "lie_direction_deg")
         table = np.array(rows, dtype=float).reshape(-1, len(names))
         out = {n: table[:, i] for i, n in enumerate(names)}
         for n in ("hair_id", "follicle_id", "rank", "unit_size"):
@@ -287,7 +294,7 @@ def make_scalp_patch(rng: np.random.Generator, width_mm: float = 20.0,
                      vellus_share: float = 0.1, *, hair_colour: str = "dark_brown",
                      grey_share: float | None = None,
                      unit_size_probs: tuple[float, ...] | None = None,
-                     comb_direction_deg: float = 90.0, direction_spread_deg: float = 18.0,
+                     comb_direction_deg: float = 90.0, direction_spread_deg: float = 10.0,
                      terminal_width_um: tuple[float, float] = (60.0, 110.0),
                      length_mm: tuple[float, float] = (25.0, 80.0),
                      empty_opening_share: float = 0.08, melanin: float = 0.25,
@@ -372,7 +379,7 @@ def make_scalp_patch(rng: np.random.Generator, width_mm: float = 20.0,
     widths = _terminal_widths(rng, n, *terminal_width_um)
     widths[vellus] = rng.uniform(12.0, 28.0, size=vellus.sum())
     base = HAIR_COLOUR_PIGMENT[hair_colour]
-    pigment = np.clip(base + rng.normal(0, 0.04, n), 0.0, 1.0)
+    pigment = np.clip(base + rng.normal(0, 0.05, n), 0.0, 1.0)
     grey = rng.random(n) < grey_share
     pigment[grey] = rng.uniform(0.0, 0.12, grey.sum())
     pigment[vellus] *= rng.uniform(0.25, 0.6, vellus.sum())  # vellus are hypopigmented
@@ -381,10 +388,11 @@ def make_scalp_patch(rng: np.random.Generator, width_mm: float = 20.0,
     lift = rng.beta(1.3, 9.0, n)
     lift[vellus] = rng.beta(2.0, 5.0, vellus.sum())  # fine hairs stand up more
 
-    field = _smooth_direction_field(rng, comb_direction_deg, 25.0)
+    field = _smooth_direction_field(rng, comb_direction_deg, 15.0)
     ux, uy = pts[hair_units, 0], pts[hair_units, 1]
     unit_dir = field(ux, uy) + rng.normal(0, direction_spread_deg, len(hair_units))
-    directions = unit_dir[unit_of_hair] + rng.normal(0, 7.0, n)
+    directions = unit_dir[unit_of_hair] + rng.normal(0, 6.0, n)
+    lie = field(ux, uy)[unit_of_hair] + rng.normal(0, 3.5, n)
     curvature = rng.normal(0, curvature_sd_per_mm, n)
 
     hairs_of_unit: dict[int, list[Hair]] = {}
@@ -394,7 +402,8 @@ def make_scalp_patch(rng: np.random.Generator, width_mm: float = 20.0,
             hair_id=hid, follicle_id=int(hair_units[k]),
             direction_deg=float(directions[hid]), length_mm=float(lengths[hid]),
             width_um=float(widths[hid]), pigment=float(pigment[hid]),
-            curvature_per_mm=float(curvature[hid]), lift=float(lift[hid])))
+            curvature_per_mm=float(curvature[hid]), lift=float(lift[hid]),
+            lie_direction_deg=float(lie[hid])))
     unit_index = {int(f): k for k, f in enumerate(hair_units)}
     units = []
     for fid in range(n_open):
@@ -419,8 +428,11 @@ def _opening_diameter_um(rng: np.random.Generator, hairs: tuple[Hair, ...]) -> f
 def _neighbour_direction(units: list[FollicularUnit], tree: cKDTree, xy: np.ndarray,
                          fallback_deg: float) -> float:
     """Mean lie direction of the hairs of the nearest openings (circular mean)."""
+    if not units:
+        return fallback_deg
     _, idx = tree.query(xy, k=min(6, len(units)))
-    angles = [h.direction_deg for i in np.atleast_1d(idx) for h in units[int(i)].hairs]
+    angles = [h.direction_deg if h.lie_direction_deg is None else h.lie_direction_deg
+              for i in np.atleast_1d(idx) for h in units[int(i)].hairs]
     if not angles:
         return fallback_deg
     a = np.deg2rad(angles)
@@ -487,13 +499,13 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
 
     next_hair = max((h.hair_id for h in hairs), default=-1) + 1
     next_fid = max((u.follicle_id for u in patch.units), default=-1) + 1
-    tree = cKDTree([(u.x_mm, u.y_mm) for u in patch.units])
+    tree = cKDTree(np.array([(u.x_mm, u.y_mm) for u in patch.units]).reshape(-1, 2))
     new_ids: list[int] = []
     new_fids: list[int] = []
     n_in_new_units = int(round(max(n_new, 0) * new_unit_share))
     base_pig = HAIR_COLOUR_PIGMENT[patch.hair_colour]
 
-    def new_hair(fid: int, direction: float) -> Hair:
+    def new_hair(fid: int, direction: float, lie: float) -> Hair:
         nonlocal next_hair
         # A hair that started growing at a random time during the interval.
         length = max(0.2, days * growth_mm_per_day * rng.uniform(0.05, 1.0))
@@ -504,7 +516,8 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
                  length_mm=float(length), width_um=float(width),
                  pigment=float(np.clip(base_pig * rng.uniform(0.6, 1.0), 0, 1)),
                  curvature_per_mm=float(rng.normal(0, 0.03)),
-                 lift=float(rng.beta(1.5, 7.0)))
+                 lift=float(rng.beta(1.5, 7.0)),
+                 lie_direction_deg=float(lie + rng.normal(0, 3.5)))
         new_ids.append(next_hair)
         next_hair += 1
         return h
@@ -517,7 +530,7 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
     while remaining > 0 and tries < 200 * max(n_in_new_units, 1):
         tries += 1
         xy = rng.uniform((0, 0), (patch.width_mm, patch.height_mm))
-        if np.min(np.hypot(*(np.asarray(placed) - xy).T)) < spacing:
+        if placed and np.min(np.hypot(*(np.asarray(placed) - xy).T)) < spacing:
             continue
         placed.append(tuple(xy))
         size = 1 if remaining == 1 or rng.random() < 0.8 else 2
@@ -525,7 +538,7 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
         fid = next_fid
         next_fid += 1
         new_fids.append(fid)
-        hs = tuple(new_hair(fid, d) for _ in range(size))
+        hs = tuple(new_hair(fid, d, d) for _ in range(size))
         units.append(FollicularUnit(follicle_id=fid, x_mm=float(xy[0]), y_mm=float(xy[1]),
                                     hairs=hs, opening_diameter_um=_opening_diameter_um(rng, hs)))
         remaining -= size
@@ -538,10 +551,14 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
             break
         i = int(rng.choice(room))
         u = units[i]
-        d = (u.hairs[0].direction_deg if u.hairs else
-             _neighbour_direction(list(patch.units), tree, (u.x_mm, u.y_mm),
-                                  patch.comb_direction_deg))
-        units[i] = replace(u, hairs=u.hairs + (new_hair(u.follicle_id, d),))
+        if u.hairs:
+            d = u.hairs[0].direction_deg
+            lie = (d if u.hairs[0].lie_direction_deg is None
+                   else u.hairs[0].lie_direction_deg)
+        else:
+            d = lie = _neighbour_direction(list(patch.units), tree, (u.x_mm, u.y_mm),
+                                           patch.comb_direction_deg)
+        units[i] = replace(u, hairs=u.hairs + (new_hair(u.follicle_id, d, lie),))
         remaining -= 1
 
     followup = replace(patch, units=tuple(units))
@@ -567,7 +584,7 @@ def _srgb_to_linear(rgb8: np.ndarray) -> np.ndarray:
 # (sRGB keypoints, interpolated in linear light).
 _HAIR_PIGMENT_KEYS = np.array([0.0, 0.15, 0.30, 0.55, 0.70, 0.86, 1.0])
 _HAIR_PIGMENT_SRGB = np.array([(208, 204, 196), (196, 182, 152), (176, 140, 88),
-                               (122, 78, 46), (88, 57, 38), (50, 34, 26), (24, 20, 18)])
+                               (118, 84, 58), (84, 61, 45), (50, 36, 28), (24, 20, 18)])
 
 
 def hair_albedo(pigment: np.ndarray) -> np.ndarray:
@@ -642,8 +659,8 @@ def value_noise(seed: int, key: int, cell_mm: float, bounds_mm: tuple[float, flo
     lat = gaussian_filter(lat, 0.8, mode="wrap")
     lat = (lat - lat.mean()) / (lat.std() + 1e-9)
     shape = np.shape(x_mm)
-    mx = ((np.asarray(x_mm, np.float32) - x0) / cell_mm).ravel()
-    my = ((np.asarray(y_mm, np.float32) - y0) / cell_mm).ravel()
+    mx = ((np.asarray(x_mm, np.float32) - x0) / cell_mm).astype(np.float32).ravel()
+    my = ((np.asarray(y_mm, np.float32) - y0) / cell_mm).astype(np.float32).ravel()
     # cv2.remap needs 2-D maps with sides below 32767: fold the samples into rows.
     n = mx.size
     cols = 4096
