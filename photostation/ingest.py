@@ -48,6 +48,8 @@ class IngestReport:
     photo_verdicts: dict[str, int]
     visit_verdicts: dict[str, int]
     unmatched_manifest_rows: tuple[int, ...] = field(default=())
+    failed: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    """``(photo path or patient/visit, names of its failed checks)`` for everything that failed."""
 
     @property
     def exit_code(self) -> int:
@@ -247,11 +249,20 @@ def ingest_archive(root: str | Path, factory: sessionmaker[Session], protocol: P
         photo_verdicts = Counter(session.scalars(select(Photo.verdict).join(Visit).join(Patient)
                                                  .where(Patient.code.in_(patient_codes))))
         visit_statuses: Counter[str] = Counter()
-        for visit in session.scalars(select(Visit).join(Patient).where(Patient.code.in_(patient_codes))):
-            statuses = session.scalars(select(CheckRecord.status).where(CheckRecord.visit_id == visit.id))
-            visit_statuses[worst(statuses)] += 1
+        failed: list[tuple[str, tuple[str, ...]]] = []
+        for visit in session.scalars(select(Visit).join(Patient).where(Patient.code.in_(patient_codes))
+                                     .order_by(Patient.code, Visit.label)):
+            rows = session.scalars(select(CheckRecord).where(CheckRecord.visit_id == visit.id)).all()
+            visit_statuses[worst(r.status for r in rows)] += 1
+            if any(r.status == "fail" for r in rows):
+                failed.append((f"{visit.patient.code}/{visit.label}", tuple(r.name for r in rows if r.status == "fail")))
+            for photo in sorted(visit.photos, key=lambda p: p.view):
+                names = tuple(session.scalars(select(CheckRecord.name).where(
+                    CheckRecord.photo_id == photo.id, CheckRecord.status == "fail").order_by(CheckRecord.name)))
+                if names:
+                    failed.append((photo.relative_path, names))
     return IngestReport(archive=str(root), photos=len(scan.photos), added=outcomes["added"],
                         updated=outcomes["updated"], unchanged=outcomes["unchanged"], changed_bytes=tuple(changed),
                         missing_files=tuple(missing), unreadable=tuple(unreadable), skipped=scan.skipped,
                         photo_verdicts=dict(photo_verdicts), visit_verdicts=dict(visit_statuses),
-                        unmatched_manifest_rows=scan.unmatched_manifest_rows)
+                        unmatched_manifest_rows=scan.unmatched_manifest_rows, failed=tuple(failed))

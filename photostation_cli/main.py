@@ -84,8 +84,9 @@ def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: b
     protocol = _protocol(protocol_path)
     total = len(scan_archive(archive, protocol).photos)
     factory = open_ledger(db)
+    # The bar goes to stderr and only to a terminal, so piped output stays clean.
     with click.progressbar(length=total, label="ingesting", file=sys.stderr,
-                           show_pos=True, hidden=as_json) as bar:
+                           show_pos=True, hidden=as_json or not sys.stderr.isatty()) as bar:
         report = ingest_archive(archive, factory, protocol, on_photo=lambda _entry: bar.update(1))
     if as_json:
         _print_json({"archive": report.archive, "photos": report.photos, "added": report.added,
@@ -94,17 +95,21 @@ def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: b
                      "unreadable": list(report.unreadable),
                      "skipped": [{"path": s.relative_path, "reason": s.reason} for s in report.skipped],
                      "photo_verdicts": report.photo_verdicts, "visit_verdicts": report.visit_verdicts,
-                     "unmatched_manifest_rows": list(report.unmatched_manifest_rows)})
+                     "unmatched_manifest_rows": list(report.unmatched_manifest_rows),
+                     "failed": [{"item": item, "checks": list(names)} for item, names in report.failed]})
     else:
         from photostation.ledger import redact_url
 
         click.echo(f"ledger: {redact_url(database_url(db))}")
         click.echo(f"photos: {report.photos} ({report.added} added, {report.updated} updated, "
-                   f"{report.unchanged} unchanged)")
+                   f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable, "
+                   f"{len(report.changed_bytes)} changed since ingest)")
         verdicts = ", ".join(f"{report.photo_verdicts.get(s, 0)} {s}" for s in ("pass", "warn", "fail"))
         click.echo(f"photo verdicts: {verdicts}")
         verdicts = ", ".join(f"{report.visit_verdicts.get(s, 0)} {s}" for s in ("pass", "warn", "fail"))
         click.echo(f"visit verdicts: {verdicts}")
+        for item, names in report.failed:
+            click.echo(f"  {_status('fail')} {item}: {', '.join(names)}")
         for label, items in (("CHANGED after ingest", report.changed_bytes), ("MISSING", report.missing_files),
                              ("unreadable", report.unreadable)):
             for item in items:
