@@ -10,7 +10,12 @@ from photostation.protocol import load_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-REALDATA = Path(os.environ.get("PHOTOSTATION_REALDATA", ROOT.parent / "shared" / "realdata")) / "exif-samples"
+# The shared real camera files: $PHOTOSTATION_REALDATA, else ../shared/realdata beside the
+# checkout, else the workplace's /work/shared/realdata.
+_REALDATA_CANDIDATES = [Path(p) for p in (os.environ.get("PHOTOSTATION_REALDATA"),) if p] + [
+    ROOT.parent / "shared" / "realdata", Path("/work/shared/realdata")]
+REALDATA = next((p for p in _REALDATA_CANDIDATES if (p / "exif-samples").is_dir()),
+                _REALDATA_CANDIDATES[0]) / "exif-samples"
 # A fixed "now" so time-dependent rules give the same answer on every day the tests run.
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)
 
