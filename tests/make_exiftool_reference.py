@@ -19,7 +19,7 @@ TAGS = ["DateTimeOriginal", "SubSecTimeOriginal", "OffsetTimeOriginal", "Make", 
         "SerialNumber", "LensModel", "ImageWidth", "ImageHeight", "Rotation", "FocalLengthIn35mmFormat"]
 SUFFIXES = {".jpg", ".jpeg", ".heic", ".heif", ".tif", ".tiff", ".png"}
 HERE = Path(__file__).resolve().parent
-DEFAULT_REALDATA = HERE.parent.parent.parent / "shared" / "realdata" / "exif-samples"
+DEFAULT_REALDATA = HERE.parent.parent / "shared" / "realdata" / "exif-samples"
 
 
 def sample_files(root: Path) -> list[Path]:
