@@ -27,7 +27,7 @@ from photostation.ledger import (CheckRecord, LedgerInfo, Patient, Photo, Visit,
 from photostation.metadata import PhotoMetadata
 from photostation.protocol import Protocol
 from photostation.results import Check, worst
-from photostation.shot import LoadedPhoto, load_photo, pair_checks, photo_checks
+from photostation.shot import LoadedPhoto, analyse, load_photo, pair_checks, photo_checks
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -109,7 +109,8 @@ def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, now: 
         outcome = "added"
     elif set_if_changed(photo, **fields):
         outcome = "updated"
-    checks = photo_checks(loaded, protocol, now, entry.view) if loaded else _unreadable_checks(problem or "unreadable")
+    checks = (photo_checks(loaded, protocol, now, entry.view, analyse(loaded, protocol, entry.view)) if loaded
+              else _unreadable_checks(problem or "unreadable"))
     changes = store_checks(session, checks, "photo", photo_id=photo.id)
     changes += store_checks(session, [Check("integrity.digest", "pass", digest, photo.digest,
                                             "file bytes unchanged since ingest")], "integrity", photo_id=photo.id)

@@ -62,6 +62,8 @@ class PhotoMetadata:
     modified_at: str | None = None
     """DateTime (the file's last change, written by the camera or an editor), ISO 8601."""
     focal_length_35mm: float | None = None
+    sensor_long_side_mm: float | None = None
+    """Sensor size along the long side, from the focal-plane resolution (camera intrinsics)."""
     format: str | None = None
     exif_problems: tuple[str, ...] = ()
     """Tags that were present but unreadable (garbage values), by name."""
@@ -193,6 +195,21 @@ def _read_tags(data: bytes, raw_exif: bytes | None) -> tuple[dict[str, Any], boo
     return tags, readable
 
 
+_FOCAL_PLANE_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
+
+
+def _sensor_long_side_mm(get: Any) -> float | None:
+    """Sensor long side from FocalPlaneX/YResolution (pixels per unit) and the pixel dimensions."""
+    res_x, res_y = _number(get("EXIF FocalPlaneXResolution")), _number(get("EXIF FocalPlaneYResolution"))
+    unit = _number(get("EXIF FocalPlaneResolutionUnit"))
+    width, height = _number(get("EXIF ExifImageWidth")), _number(get("EXIF ExifImageLength"))
+    if not (res_x and res_y and width and height) or unit is None or int(unit) not in _FOCAL_PLANE_UNIT_MM:
+        return None
+    mm = _FOCAL_PLANE_UNIT_MM[int(unit)]
+    side = max(width / res_x * mm, height / res_y * mm)
+    return round(side, 3) if 1.0 <= side <= 100.0 else None
+
+
 def read_metadata(source: Source, name: str = "photo") -> PhotoMetadata:
     """Read capture metadata of a photo.
 
@@ -257,6 +274,7 @@ def read_metadata(source: Source, name: str = "photo") -> PhotoMetadata:
 
     return PhotoMetadata(
         captured_at=_iso(captured),
+        sensor_long_side_mm=_sensor_long_side_mm(get),
         make=_text(get("Image Make")),
         model=_text(get("Image Model")),
         serial=_text(get("EXIF BodySerialNumber")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -82,6 +83,112 @@ class CameraRules:
 
 
 @dataclass(frozen=True)
+class RegionRules:
+    backdrop_texture_max: float
+    min_share_pct: float
+
+
+@dataclass(frozen=True)
+class ExposureRules:
+    level_warn_below: float
+    level_fail_below: float
+    level_warn_above: float
+    level_fail_above: float
+    highlights_warn_pct: float
+    highlights_fail_pct: float
+    shadows_warn_pct: float
+    shadows_fail_pct: float
+    difference_warn_ev: float
+    difference_fail_ev: float
+
+
+@dataclass(frozen=True)
+class WhiteBalanceRules:
+    cast_warn_mired: float
+    cast_fail_mired: float
+    shift_warn_mired: float
+    shift_fail_mired: float
+    tint_shift_warn_duv: float
+    tint_shift_fail_duv: float
+
+
+@dataclass(frozen=True)
+class FocusRules:
+    blur_warn: float
+    blur_fail: float
+    ratio_warn_below: float
+    ratio_fail_below: float
+
+
+@dataclass(frozen=True)
+class LightingRules:
+    uniformity_warn_ratio: float
+    uniformity_fail_ratio: float
+    change_warn_ratio: float
+    change_fail_ratio: float
+
+
+@dataclass(frozen=True)
+class GlareRules:
+    near_white: float
+    max_chroma: float
+    share_warn_pct: float
+    share_fail_pct: float
+
+
+@dataclass(frozen=True)
+class PoseRules:
+    roll_warn_deg: float
+    roll_fail_deg: float
+    tilt_warn_deg: float
+    tilt_fail_deg: float
+    scale_warn_pct: float
+    scale_fail_pct: float
+    shift_warn_pct: float
+    shift_fail_pct: float
+
+
+@dataclass(frozen=True)
+class RegistrationRules:
+    work_side_px: int
+    max_features: int
+    ratio: float
+    ransac_px: float
+    min_inliers: int
+    min_inlier_share: float
+    min_overlap_pct: float
+    max_scale_change: float
+
+
+@dataclass(frozen=True)
+class QaRules:
+    """Thresholds of the image checks (``[qa]``)."""
+
+    work_side_px: int
+    measure_side_px: int
+    region: RegionRules
+    exposure: ExposureRules
+    white_balance: WhiteBalanceRules
+    focus: FocusRules
+    lighting: LightingRules
+    glare: GlareRules
+    pose: PoseRules
+    registration: RegistrationRules
+
+
+def _numbers(cls: type, table: dict[str, Any], where: str) -> Any:
+    """Build a rules dataclass (numbers, or nested rules dataclasses) from a TOML table."""
+    values: dict[str, Any] = {}
+    for name, kind in typing.get_type_hints(cls).items():
+        if kind in (int, float):
+            value = _number(table[name], f"{where}.{name}")
+            values[name] = int(value) if kind is int else value
+        else:
+            values[name] = _numbers(kind, table[name], f"{where}.{name}")
+    return cls(**values)
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A parsed protocol. Build it with :func:`load_protocol`."""
 
@@ -92,6 +199,7 @@ class Protocol:
     schedule: tuple[ScheduledVisit, ...]
     timestamps: TimestampRules
     camera: CameraRules
+    qa: QaRules
     hash_algorithm: str
     raw: dict[str, Any]
 
@@ -247,7 +355,7 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
     p = raw["protocol"]
     return Protocol(name=str(p["name"]), version=int(p["version"]), source=source, views=views,
                     schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
-                    camera=camera, hash_algorithm=algorithm, raw=raw)
+                    camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"), hash_algorithm=algorithm, raw=raw)
 
 
 def load_protocol(path: str | Path | None = None) -> Protocol:

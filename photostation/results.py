@@ -47,3 +47,14 @@ def worst(statuses: Iterable[Status]) -> Status:
 def verdict(checks: Iterable[Check]) -> Status:
     """Overall verdict of a list of checks: the worst status."""
     return worst(c.status for c in checks)
+
+
+def grade(value: float, warn: float, fail: float, *, lower_is_worse: bool = False) -> Status:
+    """Status of a measurement against a warn and a fail limit.
+
+    With ``lower_is_worse`` the value must stay above the limits (e.g. a sharpness ratio),
+    otherwise below them (e.g. an exposure difference, compared as given).
+    """
+    if lower_is_worse:
+        return "fail" if value < fail else "warn" if value < warn else "pass"
+    return "fail" if value > fail else "warn" if value > warn else "pass"

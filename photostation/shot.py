@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,10 @@ from photostation.errors import InputError
 from photostation.imaging import decode, read_bytes
 from photostation.metadata import PhotoMetadata, read_metadata
 from photostation.protocol import Protocol
+from photostation.qa.checks import PairAnalysis, ShotAnalysis, analyse_shot, compare_shots, pair_image_checks, shot_checks
+from photostation.qa.pixels import prepare
+from photostation.qa.pose import Intrinsics, intrinsics_from_exif
 from photostation.results import Check, Status, verdict
-
-# Pixel checks of this module only need to know the data decodes; later checks work on a
-# reduced copy, which JPEG decodes at a fraction of the cost of full resolution.
-PREVIEW_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,21 @@ class LoadedPhoto:
     size_bytes: int
     metadata: PhotoMetadata
     preview: np.ndarray | None = field(repr=False)
-    """RGB pixels at reduced resolution; ``None`` when the pixel data is unreadable."""
+    """RGB pixels at reduced resolution (the image checks' working copy, decoded with the
+    JPEG decoder's DCT scaling: much faster than full resolution); ``None`` when the pixel
+    data is unreadable."""
     decode_error: str | None
+
+    def intrinsics(self) -> Intrinsics:
+        """Camera intrinsics at the preview's resolution, from EXIF (or a stated assumption)."""
+        m = self.metadata
+        size = (self.preview.shape[1], self.preview.shape[0])
+        return intrinsics_from_exif(size, m.focal_length_35mm, m.focal_length_mm, m.sensor_long_side_mm)
+
+    def intrinsics_at(self, size: tuple[int, int]) -> Intrinsics:
+        """Camera intrinsics for a copy of the photo of ``size`` (width, height)."""
+        m = self.metadata
+        return intrinsics_from_exif(size, m.focal_length_35mm, m.focal_length_mm, m.sensor_long_side_mm)
 
 
 def load_photo(source: Path | str | bytes, protocol: Protocol, name: str | None = None) -> LoadedPhoto:
@@ -69,7 +82,7 @@ def load_photo(source: Path | str | bytes, protocol: Protocol, name: str | None 
     metadata = read_metadata(data, label)
     preview, error = None, None
     try:
-        preview = decode(data, label, max_side=PREVIEW_MAX_SIDE)
+        preview = decode(data, label, max_side=protocol.qa.work_side_px)
     except InputError as exc:
         error = str(exc)
     return LoadedPhoto(label, hashlib.new(protocol.hash_algorithm, data).hexdigest(), len(data),
@@ -86,6 +99,8 @@ class ShotReport:
     baseline_metadata: PhotoMetadata | None = None
     view: str | None = None
     visit: str | None = None
+    pair: PairAnalysis | None = field(default=None, repr=False)
+    """Registration and pose against the baseline (for the ghost overlay)."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -97,6 +112,13 @@ class ShotReport:
         data["visit"] = self.visit
         if self.baseline_metadata is not None:
             data["baseline_metadata"] = self.baseline_metadata.contract()
+        if self.pair is not None:
+            reg = self.pair.registration
+            data["registration"] = {
+                "matrix": self.pair.matrix_original.round(8).tolist() if self.pair.matrix_original is not None else None,
+                "inliers": reg.inliers, "residual_px": reg.residual_px, "overlap_pct": reg.overlap_pct,
+                "camera_model": self.pair.pose.intrinsics if self.pair.pose else None,
+            }
         return data
 
 
@@ -111,8 +133,20 @@ def view_kind(view: str | None, protocol: Protocol) -> str | None:
     return None
 
 
-def photo_checks(photo: LoadedPhoto, protocol: Protocol, now: dt.datetime, view: str | None) -> list[Check]:
-    """Rules that need only the photo itself: readability, timestamps, protocol settings."""
+def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None) -> ShotAnalysis | None:
+    """Image measurements of one photo (``None`` when its pixels are unreadable)."""
+    if photo.preview is None or min(photo.preview.shape[:2]) < 8:
+        return None
+    m = photo.metadata
+    original = (m.width or photo.preview.shape[1], m.height or photo.preview.shape[0])
+    pixels = prepare(photo.preview, original, protocol.qa.work_side_px, protocol.qa.measure_side_px)
+    return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa)
+
+
+def photo_checks(photo: LoadedPhoto, protocol: Protocol, now: dt.datetime, view: str | None,
+                 analysis: ShotAnalysis | None = None) -> list[Check]:
+    """Rules that need only the photo itself: readability, timestamps, protocol settings, and
+    the image checks when ``analysis`` is given."""
     meta = photo.metadata
     rules = protocol.timestamps
     checks = []
@@ -136,6 +170,8 @@ def photo_checks(photo: LoadedPhoto, protocol: Protocol, now: dt.datetime, view:
     if kind is not None:
         required = protocol.camera.required_trichoscopy if kind == "trichoscopy" else protocol.camera.required_global
         checks += camera_settings.check_required(meta, required, protocol.camera.required_severity)
+    if analysis is not None:
+        checks += shot_checks(analysis, protocol.qa)
     return checks
 
 
@@ -178,13 +214,29 @@ def check_photo(photo: Path | str, protocol: Protocol, *, baseline: Path | str |
     _, path_visit, path_view = infer_from_path(photo)
     view = view or path_view
     visit = visit or path_visit
-    loaded = load_photo(photo, protocol)
-    checks = photo_checks(loaded, protocol, now, view)
-    base_meta = None
+    def load_and_analyse(path: Path | str) -> tuple[LoadedPhoto, ShotAnalysis | None]:
+        loaded = load_photo(path, protocol)
+        return loaded, analyse(loaded, protocol, view)
+
+    if baseline is None:
+        loaded, analysis = load_and_analyse(photo)
+    else:
+        # The two photos are read and measured side by side: decoding and most of the image
+        # maths release the GIL, so a second core halves the photographer's wait.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            shot_job, base_job = pool.submit(load_and_analyse, photo), pool.submit(load_and_analyse, baseline)
+            loaded, analysis = shot_job.result()
+            base, base_analysis = base_job.result()
+    checks = photo_checks(loaded, protocol, now, view, analysis)
+    base_meta, pair = None, None
     if baseline is not None:
-        base = load_photo(baseline, protocol)
         base_meta = base.metadata
+        # The baseline's own metadata rules; its image was judged when it was taken.
         for c in photo_checks(base, protocol, now, None):
             checks.append(Check(f"baseline.{c.name}", c.status, c.value, c.limit, f"baseline: {c.message}"))
         checks += pair_checks(loaded.metadata, base.metadata, protocol, visit)
-    return ShotReport(verdict(checks), tuple(checks), loaded.metadata, base_meta, view, visit)
+        if analysis is not None and base_analysis is not None:
+            pair = compare_shots(analysis, base_analysis, loaded.intrinsics_at(analysis.pixels.detail_size),
+                                 base.intrinsics_at(base_analysis.pixels.detail_size), protocol.qa)
+            checks += pair_image_checks(pair, protocol.qa)
+    return ShotReport(verdict(checks), tuple(checks), loaded.metadata, base_meta, view, visit, pair)
