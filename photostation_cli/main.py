@@ -49,13 +49,21 @@ def cli() -> None:
               help="Protocol TOML file (default: the shipped protocol).")
 @click.option("--view", help="View name (default: the file name in the archive layout, e.g. vertex).")
 @click.option("--visit", help="Visit label (default: the folder name in the archive layout, e.g. month-6).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="With --baseline: write the ghost overlay (the baseline over this shot) as a PNG here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README: JSON contract).")
 def check(photo: Path, baseline: Path | None, protocol_path: Path | None, view: str | None, visit: str | None,
-          as_json: bool) -> None:
+          out_dir: Path | None, as_json: bool) -> None:
     """Accept/retake verdict for one PHOTO (exit 0 pass/warn, 1 fail, 2 unreadable)."""
     from photostation.shot import check_photo
 
+    if out_dir is not None and baseline is None:
+        raise click.UsageError("--out writes the ghost overlay of the baseline: give --baseline too")
     report = check_photo(photo, _protocol(protocol_path), baseline=baseline, view=view, visit=visit)
+    if out_dir is not None:
+        written = _write_ghost(photo, baseline, report, out_dir)
+        if not as_json:
+            click.echo(f"ghost overlay: {written}")
     if as_json:
         _print_json(report.to_json())
     else:
@@ -66,6 +74,29 @@ def check(photo: Path, baseline: Path | None, protocol_path: Path | None, view: 
         passed = sum(1 for c in report.checks if c.status == "pass")
         click.echo(f"  {passed} of {len(report.checks)} checks passed")
     sys.exit(EXIT_FAIL if report.verdict == "fail" else EXIT_OK)
+
+
+def _write_ghost(photo: Path, baseline: Path, report, out_dir: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    from photostation.imaging import decode
+    from photostation.qa.ghost import ghost_overlay
+    from photostation.writing import write_atomic
+
+    shot, base = decode(photo, max_side=1600), decode(baseline, max_side=1600)
+    matrix = None
+    if report.pair is not None and report.pair.matrix_original is not None:
+        # The registration refers to full-resolution pixels; bring it to the decoded sizes.
+        m = report.metadata
+        bm = report.baseline_metadata
+        s_shot = shot.shape[1] / (m.width or shot.shape[1])
+        s_base = base.shape[1] / (bm.width or base.shape[1])
+        matrix = np.diag([s_base, s_base, 1.0]) @ report.pair.matrix_original @ np.diag([1 / s_shot, 1 / s_shot, 1.0])
+    overlay = ghost_overlay(shot, base, matrix)
+    target = out_dir / f"{photo.stem}_ghost.png"
+    write_atomic(target, lambda handle: Image.fromarray(overlay).save(handle, "PNG"))
+    return target
 
 
 @cli.command()
