@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, event, select)
+from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, create_engine, event, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -117,6 +117,36 @@ class Measurement(Base):
     method: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     measured_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class StationProfile(Base):
+    """A station's calibration from one date on: colour correction (from a card shot),
+    flat-field (from a grey-target shot) and/or scale (from a card, or per device).
+
+    For a photo, each part is taken from the newest profile of its station (and device, when
+    given) that is valid on the photo's capture date and has that part.
+    """
+
+    __tablename__ = "station_profiles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station: Mapped[str] = mapped_column(String(200))
+    device: Mapped[str | None] = mapped_column(String(200))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    """``card``, ``flat-field`` or ``device-scale``."""
+    card_type: Mapped[str | None] = mapped_column(String(32))
+    ccm: Mapped[Any] = mapped_column(JSON, nullable=True)
+    """3x3 matrix, corrected = ccm @ camera linear RGB."""
+    ccm_method: Mapped[str | None] = mapped_column(String(32))
+    delta_e00_after_mean: Mapped[float | None] = mapped_column(Float)
+    illuminant_cct_k: Mapped[float | None] = mapped_column(Float)
+    mm_per_px: Mapped[float | None] = mapped_column(Float)
+    flat_field: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The illumination profile as a NumPy ``.npy`` array (float32, max 1)."""
+    flat_field_ratio: Mapped[float | None] = mapped_column(Float)
+    source_digest: Mapped[str | None] = mapped_column(String(128))
+    """Fingerprint of the calibration photo."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
 class LedgerInfo(Base):

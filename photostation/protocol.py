@@ -161,6 +161,25 @@ class RegistrationRules:
 
 
 @dataclass(frozen=True)
+class CalibrationRules:
+    """Thresholds of ``photostation calibrate`` (``[calibration]``)."""
+
+    ccm_method: str
+    patch_shrink: float
+    patch_max_clipped_share: float
+    patch_max_variation: float
+    patch_min_pixels: int
+    min_patches: int
+    delta_e_after_warn: float
+    delta_e_after_fail: float
+    neutral_spread_warn_pct: float
+    max_card_tilt_deg: float
+    colorchecker_patch_pitch_mm: float
+    flat_field_max_ratio: float
+    profile_max_age_days: int
+
+
+@dataclass(frozen=True)
 class QaRules:
     """Thresholds of the image checks (``[qa]``)."""
 
@@ -183,6 +202,10 @@ def _numbers(cls: type, table: dict[str, Any], where: str) -> Any:
         if kind in (int, float):
             value = _number(table[name], f"{where}.{name}")
             values[name] = int(value) if kind is int else value
+        elif kind is str:
+            if not isinstance(table[name], str):
+                raise InputError(f"protocol: '{where}.{name}' must be a string")
+            values[name] = table[name]
         else:
             values[name] = _numbers(kind, table[name], f"{where}.{name}")
     return cls(**values)
@@ -200,6 +223,7 @@ class Protocol:
     timestamps: TimestampRules
     camera: CameraRules
     qa: QaRules
+    calibration: CalibrationRules
     hash_algorithm: str
     raw: dict[str, Any]
 
@@ -355,7 +379,17 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
     p = raw["protocol"]
     return Protocol(name=str(p["name"]), version=int(p["version"]), source=source, views=views,
                     schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
-                    camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"), hash_algorithm=algorithm, raw=raw)
+                    camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"),
+                    calibration=_calibration_rules(raw["calibration"]), hash_algorithm=algorithm, raw=raw)
+
+
+def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
+    rules = _numbers(CalibrationRules, table, "calibration")
+    if rules.ccm_method not in ("least_squares", "opencv"):
+        raise InputError("protocol: 'calibration.ccm_method' must be 'least_squares' or 'opencv'")
+    if not 0.1 <= rules.patch_shrink <= 0.95:
+        raise InputError("protocol: 'calibration.patch_shrink' must be between 0.1 and 0.95")
+    return rules
 
 
 def load_protocol(path: str | Path | None = None) -> Protocol:

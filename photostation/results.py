@@ -32,7 +32,18 @@ class Check:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: plain(value) for key, value in asdict(self).items()}
+
+
+def plain(value: Any) -> Any:
+    """Plain JSON types for a value that may hold NumPy scalars or arrays."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    return value
 
 
 def worst(statuses: Iterable[Status]) -> Status:

@@ -153,6 +153,169 @@ def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: b
 
 
 @cli.command()
+@click.argument("photo", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--station", help="Station name: its flat-field is applied first, its profile is the fallback "
+                                "without a card, and --save stores the result under it.")
+@click.option("--device", help="Camera or dermatoscope name (profiles may differ per device at one station).")
+@click.option("--db", help="Ledger database (default: $PHOTOSTATION_DB or sqlite:///photostation.db).")
+@click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Protocol TOML file (default: the shipped protocol).")
+@click.option("--method", "ccm_method", type=click.Choice(["least_squares", "opencv"]),
+              help="Colour-correction fit (default: the protocol's calibration.ccm_method).")
+@click.option("--flat-field", "flat", is_flag=True,
+              help="PHOTO is a uniform grey target: fit the station's flat-field instead.")
+@click.option("--mm-per-px", type=float, help="With --save: store this scale for --station/--device (no PHOTO needed).")
+@click.option("--save", is_flag=True, help="Store the result as a station profile (needs --station).")
+@click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]),
+              help="With --save: first day the profile applies (default: the photo's capture date, else today).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the corrected photo (.png 8-bit, .tif 16-bit).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README: calibrate).")
+def calibrate(photo: Path | None, station: str | None, device: str | None, db: str | None,
+              protocol_path: Path | None, ccm_method: str | None, flat: bool, mm_per_px: float | None, save: bool,
+              valid_from, out_path: Path | None, as_json: bool) -> None:
+    """Find the colour card in PHOTO, fit the colour correction, measure the scale (exit 0 ok, 1 fail)."""
+    import datetime as dt
+
+    from photostation.calibrate import calibrate_photo, flat_field_from_photo
+    from photostation.ledger import open_ledger
+    from photostation.metadata import read_metadata
+    from photostation.stations import save_profile
+
+    protocol = _protocol(protocol_path)
+    if save and not station:
+        raise click.UsageError("--save stores a station profile: give --station")
+    if mm_per_px is not None:
+        if not (save and station) or photo is not None or mm_per_px <= 0:
+            raise click.UsageError("--mm-per-px X (> 0) is used with --station S --save and no PHOTO")
+        factory = open_ledger(db)
+        start = valid_from.date() if valid_from else dt.date.today()
+        profile_id = save_profile(factory, station=station, device=device, valid_from=start, source="device-scale",
+                                  mm_per_px=mm_per_px)
+        _report_saved(as_json, profile_id, station, start, {"mm_per_px": mm_per_px, "device": device})
+        sys.exit(EXIT_OK)
+    if photo is None:
+        raise click.UsageError("Missing argument 'PHOTO'.")
+    metadata = read_metadata(photo)
+    captured = metadata.captured_datetime
+    start = valid_from.date() if valid_from else (captured.date() if captured else dt.date.today())
+    if flat:
+        flat_field = flat_field_from_photo(photo, protocol)
+        profile_id = None
+        if save:
+            from photostation.imaging import read_bytes
+            import hashlib
+
+            digest = hashlib.new(protocol.hash_algorithm, read_bytes(photo)).hexdigest()
+            profile_id = save_profile(open_ledger(db), station=station, device=device, valid_from=start,
+                                      source="flat-field", flat_field=flat_field, source_digest=digest)
+        _report_saved(as_json, profile_id, station, start, {"flat_field_ratio": flat_field.ratio})
+        sys.exit(EXIT_OK)
+    factory = open_ledger(db) if (station or save) else None
+    report = calibrate_photo(photo, protocol, station=station, device=device, factory=factory, ccm_method=ccm_method)
+    data = report.to_json()
+    if save:
+        if report.source != "fitted":
+            raise InputError("nothing to save: no card was fitted in this photo")
+        import hashlib
+
+        from photostation.imaging import read_bytes
+
+        digest = hashlib.new(protocol.hash_algorithm, read_bytes(photo)).hexdigest()
+        data["saved_profile_id"] = save_profile(
+            factory, station=station, device=device, valid_from=start, source="card", card_type=report.card.type,
+            ccm=report.correction.matrix, ccm_method=report.correction.method,
+            delta_e00_after_mean=data["delta_e00"]["after_mean"], illuminant_cct_k=report.illuminant_cct_k,
+            mm_per_px=report.mm_per_px, source_digest=digest)
+    if out_path is not None:
+        data["corrected_photo"] = str(_write_corrected(photo, report, out_path))
+    if as_json:
+        _print_json(data)
+    else:
+        card = data["card"]["type"] or "no card"
+        click.echo(f"{photo.name}: {_status(report.verdict)} ({card}; correction: {report.source})")
+        de = data["delta_e00"]
+        if de["after_mean"] is not None:
+            click.echo(f"  CIEDE2000 mean {de['before_mean']:.2f} before, {de['after_mean']:.2f} after "
+                       f"(max {de['after_max']:.2f})")
+        if report.mm_per_px is not None:
+            click.echo(f"  scale {report.mm_per_px * 1000:.2f} µm per pixel" +
+                       (f", card tilted {report.tilt_deg:.1f}°" if report.tilt_deg is not None else ""))
+        if report.illuminant_cct_k:
+            click.echo(f"  light {report.illuminant_cct_k:.0f} K")
+        for flag in report.flags:
+            click.echo(f"  note: {flag}")
+        for c in report.checks:
+            if c.status != "pass":
+                click.echo(f"  {_status(c.status):>6}  {c.name}: {c.message}")
+        if "saved_profile_id" in data:
+            click.echo(f"  saved as profile {data['saved_profile_id']} of {station}, valid from {start}")
+        if out_path is not None:
+            click.echo(f"  corrected photo: {out_path}")
+    sys.exit(EXIT_FAIL if report.verdict == "fail" else EXIT_OK)
+
+
+def _report_saved(as_json: bool, profile_id: int | None, station: str | None, start, values: dict) -> None:
+    data = {"saved_profile_id": profile_id, "station": station, "valid_from": start.isoformat(), **values}
+    if as_json:
+        _print_json(data)
+    else:
+        shown = ", ".join(f"{k} {v}" for k, v in values.items() if v is not None)
+        click.echo(f"saved as profile {profile_id} of {station}, valid from {start}: {shown}" if profile_id
+                   else f"not saved (use --save --station NAME): {shown}")
+
+
+def _write_corrected(photo: Path, report, out_path: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    from photostation.calibrate import correct_linear
+    from photostation.imaging import decode
+    from photostation.qa.pixels import to_linear
+    from photostation.writing import write_atomic
+
+    if report.ccm is None and report.flat_field is None:
+        raise InputError("no correction to apply: no card in the photo and no station profile")
+    linear = correct_linear(to_linear(decode(photo)), ccm=report.ccm, flat_field=report.flat_field)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    if out_path.suffix.lower() in (".tif", ".tiff"):
+        import cv2
+
+        pixels = np.round(np.clip(encoded, 0, 1) * 65535).astype(np.uint16)
+        ok, buffer = cv2.imencode(".tiff", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise InputError(f"cannot encode {out_path.name} as TIFF")
+        return write_atomic(out_path, lambda handle: handle.write(buffer.tobytes()))
+    if out_path.suffix.lower() != ".png":
+        raise click.UsageError("--out must end in .png (8-bit) or .tif/.tiff (16-bit)")
+    pixels = np.round(np.clip(encoded, 0, 1) * 255).astype(np.uint8)
+    return write_atomic(out_path, lambda handle: Image.fromarray(pixels).save(handle, "PNG"))
+
+
+@cli.command()
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the card (.pdf for printing, or .png).")
+@click.option("--dpi", default=600, show_default=True, help="Print resolution.")
+def card(out_path: Path, dpi: int) -> None:
+    """Render the PS-1 calibration card, print-ready (print at 100 % scale)."""
+    from PIL import Image
+
+    from calibration.project_card import CARD_HEIGHT_MM, CARD_WIDTH_MM, render_card
+    from photostation.writing import write_atomic
+
+    if not 150 <= dpi <= 2400:
+        raise click.UsageError("--dpi must be between 150 and 2400")
+    suffix = out_path.suffix.lower()
+    if suffix not in (".pdf", ".png"):
+        raise click.UsageError("--out must end in .pdf or .png")
+    image = Image.fromarray(render_card(dpi / 25.4))
+    write_atomic(out_path, lambda handle: image.save(handle, "PDF" if suffix == ".pdf" else "PNG", resolution=dpi,
+                                                     dpi=(dpi, dpi)))
+    click.echo(f"card written to {out_path} ({CARD_WIDTH_MM} x {CARD_HEIGHT_MM} mm at {dpi} dpi): "
+               "print at 100 % scale and check the scale bar measures 50 mm")
+
+
+@cli.command()
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=0, show_default=True, help="Random seed (the same seed gives the same files).")
 def samples(out: Path, seed: int) -> None:

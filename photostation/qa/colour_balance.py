@@ -10,21 +10,14 @@ Ohno 2013) is done with colour-science.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from calibration.colorimetry import cct_of_rgb
 from photostation.qa.exposure import histogram_mode
 from photostation.qa.pixels import channel_max, channel_min
-
-
-def _colour():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import colour
-    return colour
 
 
 @dataclass(frozen=True)
@@ -35,16 +28,6 @@ class WhiteBalance:
     """Distance from the Planckian locus in CIE 1960 uv (+ green, - magenta)."""
     cast_mired: float
     """``1e6/CCT - 1e6/6504``: + warm (reddish) cast, - cool (bluish) cast against D65."""
-
-
-def cct_of_rgb(rgb: np.ndarray) -> tuple[float, float]:
-    """CCT (K) and Duv of a linear-sRGB colour, via colour-science (Ohno 2013)."""
-    colour = _colour()
-    rgb = np.clip(np.asarray(rgb, float), 1e-6, None)
-    xyz = colour.RGB_to_XYZ(rgb / rgb.max(), colour.RGB_COLOURSPACES["sRGB"], apply_cctf_decoding=False)
-    uv = colour.xy_to_UCS_uv(colour.XYZ_to_xy(xyz))
-    cct, duv = colour.uv_to_CCT(uv, method="Ohno 2013")
-    return float(cct), float(duv)
 
 
 def _balance(rgb: np.ndarray) -> WhiteBalance:
