@@ -20,10 +20,17 @@ from photostation.errors import InputError
 from photostation.imaging import decode, read_bytes
 from photostation.metadata import PhotoMetadata, read_metadata
 from photostation.protocol import Protocol
-from photostation.qa.checks import PairAnalysis, ShotAnalysis, analyse_shot, compare_shots, pair_image_checks, shot_checks
-from photostation.qa.pixels import prepare
+from calibration.cards import find_card
+from calibration.patches import read_patches
+from photostation.qa.checks import (CardGreys, PairAnalysis, ShotAnalysis, analyse_shot, compare_shots,
+                                    pair_image_checks, shot_checks)
+from photostation.qa.pixels import ShotPixels, prepare
 from photostation.qa.pose import Intrinsics, intrinsics_from_exif
 from photostation.results import Check, Status, verdict
+
+# Cards are searched for on a copy this large: a card too small to be found there is too
+# small for its patches to be read reliably.
+CARD_SEARCH_SIDE = 1000
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,27 @@ def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None) -> ShotAna
     m = photo.metadata
     original = (m.width or photo.preview.shape[1], m.height or photo.preview.shape[0])
     pixels = prepare(photo.preview, original, protocol.qa.work_side_px, protocol.qa.measure_side_px)
-    return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa)
+    return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa,
+                        card=_card_greys(photo.preview, pixels, protocol))
+
+
+def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol) -> CardGreys | None:
+    """The grey patches of a calibration card in the shot, read on the measuring copy."""
+    rgb8 = preview if preview.dtype == np.uint8 else np.clip(np.round(preview / 257.0), 0, 255).astype(np.uint8)
+    card = find_card(rgb8, max_side=CARD_SEARCH_SIDE)
+    if card is None:
+        return None
+    factor = pixels.linear.shape[1] / preview.shape[1]
+    rules = protocol.calibration
+    greys = list(card.neutrals)
+    readings = read_patches(pixels.linear, pixels.saturated > 0.5, card.patch_quads_px[greys] * factor,
+                            shrink=rules.patch_shrink, max_clipped_share=rules.patch_max_clipped_share,
+                            max_variation=rules.patch_max_variation, min_pixels=max(4, rules.patch_min_pixels // 4))
+    usable = [i for k, i in enumerate(greys) if readings.valid[k]]
+    if len(usable) < 2:
+        return None
+    measured = readings.means[readings.valid]
+    return CardGreys(card.type, tuple(usable), measured, card.reference_linear[usable], card.corners_px * factor)
 
 
 def photo_checks(photo: LoadedPhoto, protocol: Protocol, now: dt.datetime, view: str | None,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from photostation.protocol import QaRules
-from photostation.qa.colour_balance import WhiteBalance, estimate_white_balance, white_balance_shift
+from photostation.qa.colour_balance import WhiteBalance, balance_of_light, estimate_white_balance, white_balance_shift
 from photostation.qa.exposure import (ExposureStats, exposure_difference_ev, exposure_difference_unregistered,
                                       measure_exposure)
 from photostation.qa.focus import Focus, focus_ratio, measure_focus
@@ -27,6 +27,24 @@ _COMPARE_SIDE = 480
 
 
 @dataclass(frozen=True)
+class CardGreys:
+    """The grey patches of a calibration card in the shot (a neutral, known reference)."""
+
+    card_type: str
+    indices: tuple[int, ...]
+    measured: np.ndarray
+    """``(k, 3)`` linear RGB of the usable grey patches."""
+    reference: np.ndarray
+    """``(k, 3)`` their reference linear RGB."""
+    outline: np.ndarray
+    """``(4, 2)`` card corners in the measuring copy's pixels (excluded from the scalp region)."""
+
+    def light_colour(self) -> np.ndarray:
+        """Colour of the light: the greys' measured/reference ratio, averaged."""
+        return np.mean(self.measured / self.reference, axis=0)
+
+
+@dataclass(frozen=True)
 class ShotAnalysis:
     """Every single-shot measurement of one photo (kept for the pair comparison)."""
 
@@ -39,9 +57,10 @@ class ShotAnalysis:
     illumination_measured_on: str
     """``"scalp"`` or ``"backdrop"``."""
     glare_pct: float
+    card: CardGreys | None = None
 
 
-def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules) -> ShotAnalysis:
+def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card: CardGreys | None = None) -> ShotAnalysis:
     """Measure exposure, white balance, focus, lighting and glare of one shot.
 
     Parameters
@@ -50,9 +69,17 @@ def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules) -> Sh
     whole_frame : bool
         True for trichoscopy (scalp edge to edge); global views look for the head.
     rules : QaRules
+    card : CardGreys, optional
+        A calibration card in the shot: its grey patches give the white balance, and its
+        area is left out of the scalp region.
     """
     region = scalp_region(pixels.linear, whole_frame=whole_frame, backdrop_texture_max=rules.region.backdrop_texture_max,
                           min_share_pct=rules.region.min_share_pct)
+    if card is not None:
+        covered = np.zeros(region.mask.shape, np.uint8)
+        cv2.fillConvexPoly(covered, np.round(card.outline).astype(np.int32), 1)
+        covered = cv2.dilate(covered, np.ones((9, 9), np.uint8)).astype(bool)
+        region = ScalpRegion(region.mask & ~covered, region.share_pct, region.backdrop_found)
     y = pixels.luminance
     log_y = np.log(np.clip(y, 1e-4, None))
     if region.backdrop_found:
@@ -65,12 +92,14 @@ def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules) -> Sh
     return ShotAnalysis(
         pixels=pixels, region=region,
         exposure=measure_exposure(y, pixels.saturated, region.mask),
-        white_balance=estimate_white_balance(pixels.linear, region.mask),
+        white_balance=(balance_of_light(card.light_colour()) if card is not None
+                       else estimate_white_balance(pixels.linear, region.mask)),
         focus=measure_focus(pixels.detail_luminance, _resized_mask(region.mask, pixels.detail_size)),
         illumination=illumination,
         illumination_measured_on=lit,
         glare_pct=glare_share_pct(pixels.linear, region.mask, near_white=rules.glare.near_white,
                                   max_chroma=rules.glare.max_chroma),
+        card=card,
     )
 
 
@@ -103,9 +132,10 @@ def shot_checks(shot: ShotAnalysis, rules: QaRules) -> list[Check]:
     wb, w = shot.white_balance, rules.white_balance
     cast = abs(wb.cast_mired)
     tone = "warm (reddish)" if wb.cast_mired > 0 else "cool (bluish)"
+    where = "on the card's grey patches" if shot.card is not None else "grey-edge estimate"
     checks.append(Check("white_balance.cast_mired", grade(cast, w.cast_warn_mired, w.cast_fail_mired), wb.cast_mired,
                         w.cast_warn_mired,
-                        f"light balanced for {wb.cct_k:.0f} K, tint {wb.duv:+.4f}: "
+                        f"light balanced for {wb.cct_k:.0f} K, tint {wb.duv:+.4f} ({where}): "
                         + (f"{tone} cast of {cast:.0f} mired; set the white balance to the flash" if cast > w.cast_warn_mired
                            else "neutral")))
     f = rules.focus
@@ -141,6 +171,8 @@ class PairAnalysis:
     lighting_change: IlluminationField | None
     matrix_original: np.ndarray | None = field(repr=False, default=None)
     """Registration in full-resolution pixels (follow-up -> baseline)."""
+    measured_on: str = "registered scalp"
+    """Where exposure and colour were compared: ``registered scalp``, ``card`` or ``region medians``."""
 
 
 def _scaling(factor: float) -> np.ndarray:
@@ -164,9 +196,12 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
                    ransac_px=g.ransac_px, min_inliers=g.min_inliers, min_inlier_share=g.min_inlier_share,
                    min_overlap_pct=g.min_overlap_pct, max_scale_change=g.max_scale_change)
     ratio = focus_ratio(follow.focus, base.focus)
+    by_card = _card_comparison(follow.card, base.card)
     if not reg.ok:
         ev = exposure_difference_unregistered(follow.pixels.luminance, follow.region.mask, base.pixels.luminance,
                                               base.region.mask)
+        if by_card is not None:
+            return PairAnalysis(reg, None, by_card[0], by_card[1], ratio, None, measured_on="card")
         return PairAnalysis(reg, None, ev, None, ratio, None)
     pose = decompose(reg.matrix, follow.pixels.detail_size, base.pixels.detail_size, follow_k, base_k)
 
@@ -192,8 +227,29 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     usable = valid & (wy > 0.004) & (byy > 0.004) & (wy < 0.98) & (byy < 0.98)
     change = fit_field(log_ratio, usable, percentile=50.0)
     matrix_original = _scaling(1 / base.pixels.work_per_original) @ reg.matrix @ _scaling(follow.pixels.work_per_original)
-    return PairAnalysis(reg, pose, ev, white_balance_shift(warped, base_small, usable), ratio, change,
-                        matrix_original / matrix_original[2, 2])
+    balance = white_balance_shift(warped, base_small, usable)
+    measured_on = "registered scalp"
+    if by_card is not None:
+        # A card in both shots is a neutral, known reference: it beats the scalp.
+        ev, balance = by_card
+        measured_on = "card"
+    return PairAnalysis(reg, pose, ev, balance, ratio, change, matrix_original / matrix_original[2, 2], measured_on)
+
+
+def _card_comparison(follow: CardGreys | None, base: CardGreys | None) -> tuple[float, tuple[float, float]] | None:
+    """Exposure (EV) and light-colour shift (mired, Duv) from the grey patches both shots share."""
+    if follow is None or base is None or follow.card_type != base.card_type:
+        return None
+    common = sorted(set(follow.indices) & set(base.indices))
+    if len(common) < 2:
+        return None
+    f = follow.measured[[follow.indices.index(i) for i in common]]
+    b = base.measured[[base.indices.index(i) for i in common]]
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    ev = float(np.median(np.log2((f @ weights) / (b @ weights))))
+    gains = np.median(f / b, axis=0)
+    shifted = balance_of_light(np.array([gains[0] / gains[1], 1.0, gains[2] / gains[1]]))
+    return round(ev, 3), (shifted.cast_mired, shifted.duv)
 
 
 def _pose_checks(pose: PoseChange, rules: QaRules) -> list[Check]:
@@ -246,7 +302,7 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
     else:
         ev = pair.exposure_ev
         status = grade(abs(ev), r.difference_warn_ev, r.difference_fail_ev)
-        how = "registered pair" if reg.ok else "region medians, unregistered"
+        how = pair.measured_on if (reg.ok or pair.measured_on == "card") else "region medians, unregistered"
         checks.append(Check("exposure.difference_ev", status, ev, r.difference_warn_ev,
                             f"{abs(ev):.2f} EV {'brighter' if ev > 0 else 'darker'} than baseline ({how})"
                             + (f": {'lower' if ev > 0 else 'raise'} the exposure or flash power" if status != "pass" else "")))
@@ -257,7 +313,7 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
                      grade(abs(duv), w.tint_shift_warn_duv, w.tint_shift_fail_duv), key=("pass", "warn", "fail").index)
         checks.append(Check("white_balance.shift_mired", status, mired, w.shift_warn_mired,
                             f"light {abs(mired):.0f} mired {'warmer' if mired > 0 else 'cooler'} and tint {duv:+.4f} "
-                            "against baseline" + (": use the baseline's white balance and flash" if status != "pass" else "")))
+                            f"against baseline ({pair.measured_on})" + (": use the baseline's white balance and flash" if status != "pass" else "")))
     elif reg.ok:
         checks.append(Check("white_balance.shift_mired", "warn", None, w.shift_warn_mired,
                             "cannot compare the colour with the baseline (too little common scalp)"))

@@ -30,7 +30,8 @@ class WhiteBalance:
     """``1e6/CCT - 1e6/6504``: + warm (reddish) cast, - cool (bluish) cast against D65."""
 
 
-def _balance(rgb: np.ndarray) -> WhiteBalance:
+def balance_of_light(rgb: np.ndarray) -> WhiteBalance:
+    """CCT, tint and cast of the light whose colour (linear sRGB of a neutral surface) is ``rgb``."""
     cct, duv = cct_of_rgb(rgb)
     _, d65_duv = cct_of_rgb(np.ones(3))
     return WhiteBalance(round(cct, 1), round(duv - d65_duv, 5), round(1e6 / cct - 1e6 / 6504.0, 2))
@@ -59,7 +60,7 @@ def estimate_white_balance(linear: np.ndarray, region: np.ndarray, *, minkowski_
     unclipped = channel_max(linear)[region] < 0.95
     grad = grad[unclipped] if unclipped.sum() > 100 else grad
     illuminant = np.power(np.mean(np.power(grad.astype(np.float64), minkowski_p), axis=0), 1.0 / minkowski_p)
-    return _balance(illuminant)
+    return balance_of_light(illuminant)
 
 
 def white_balance_shift(linear: np.ndarray, baseline_linear: np.ndarray, valid: np.ndarray) -> tuple[float, float] | None:
@@ -91,5 +92,5 @@ def white_balance_shift(linear: np.ndarray, baseline_linear: np.ndarray, valid: 
     if red is None or blue is None:
         return None
     # A neutral surface under the baseline's light (sRGB white) seen with the follow-up's gains.
-    shifted = _balance(np.array([2.0 ** red, 1.0, 2.0 ** blue]))
+    shifted = balance_of_light(np.array([2.0 ** red, 1.0, 2.0 ** blue]))
     return round(shifted.cast_mired, 2), round(shifted.duv, 5)
