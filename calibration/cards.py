@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from calibration import project_card
-from calibration.reference import colorchecker24
+from calibration.reference import COLORCHECKER_NAME, colorchecker24
 
 COLORCHECKER = "colorchecker24"
 PS1 = "ps1"
@@ -54,7 +54,7 @@ def _find_ps1(grey: np.ndarray) -> CardDetection | None:
                          layout.neutrals, fit.card_to_image)
 
 
-def _find_colorchecker(bgr: np.ndarray) -> CardDetection | None:
+def _find_colorchecker(bgr: np.ndarray, reference: str) -> CardDetection | None:
     detector = cv2.mcc.CCheckerDetector_create()
     detector.setColorChartType(cv2.mcc.MCC24)
     if not detector.process(bgr, 1):
@@ -62,11 +62,12 @@ def _find_colorchecker(bgr: np.ndarray) -> CardDetection | None:
     checker = detector.getBestColorChecker()
     quads = np.asarray(checker.getColorCharts(), float).reshape(24, 4, 2)
     box = np.asarray(checker.getBox(), float).reshape(4, 2)
-    ref = colorchecker24()
+    ref = colorchecker24(reference)
     return CardDetection(COLORCHECKER, box, quads, ref.patch_names, ref.linear_srgb, ref.neutrals, None)
 
 
-def find_card(rgb8: np.ndarray, *, max_side: int = 2000) -> CardDetection | None:
+def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
+              colorchecker_reference: str = COLORCHECKER_NAME) -> CardDetection | None:
     """Look for a PS-1 card, then for a ColorChecker Classic.
 
     Parameters
@@ -75,6 +76,8 @@ def find_card(rgb8: np.ndarray, *, max_side: int = 2000) -> CardDetection | None
         ``(H, W, 3)`` uint8 sRGB image.
     max_side : int
         Detection runs on a copy at most this large; coordinates refer to ``rgb8``.
+    colorchecker_reference : str
+        Reference data set of the clinic's ColorChecker (see :func:`colorchecker24`).
 
     Returns
     -------
@@ -82,7 +85,8 @@ def find_card(rgb8: np.ndarray, *, max_side: int = 2000) -> CardDetection | None
     """
     scale = min(1.0, max_side / max(rgb8.shape[:2]))
     small = rgb8 if scale == 1.0 else cv2.resize(rgb8, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    found = _find_ps1(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)) or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    found = _find_ps1(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)) or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                                                                                    colorchecker_reference)
     if found is None or scale == 1.0:
         return found
     back = np.diag([1 / scale, 1 / scale, 1.0])

@@ -33,11 +33,22 @@ class ReferenceChart:
     """Indices of the neutral (grey) patches, light to dark."""
 
 
-@lru_cache(maxsize=1)
-def colorchecker24() -> ReferenceChart:
-    """The ColorChecker Classic reference (colour-science's post-2014 X-Rite values)."""
+@lru_cache(maxsize=8)
+def colorchecker24(name: str = COLORCHECKER_NAME) -> ReferenceChart:
+    """A ColorChecker Classic reference from colour-science.
+
+    Parameters
+    ----------
+    name : str
+        A ``colour.CCS_COLOURCHECKERS`` data set matching the clinic's chart: X-Rite's
+        post-November-2014 values by default, ``"ColorChecker24 - Before November 2014"``
+        for older charts, or ``"BabelColor Average"`` (the average of many charts, the data
+        set with published reflectance spectra).
+    """
     colour = _colour()
-    chart = colour.CCS_COLOURCHECKERS[COLORCHECKER_NAME]
+    if name not in colour.CCS_COLOURCHECKERS:
+        raise ValueError(f"unknown ColorChecker reference {name!r}")
+    chart = colour.CCS_COLOURCHECKERS[name]
     names = tuple(chart.data.keys())
     xyy = np.array(list(chart.data.values()))
     xyz = colour.xyY_to_XYZ(xyy)
@@ -45,4 +56,4 @@ def colorchecker24() -> ReferenceChart:
     srgb = colour.RGB_COLOURSPACES["sRGB"]
     linear = colour.XYZ_to_RGB(xyz, srgb, illuminant=chart.illuminant, chromatic_adaptation_transform="Bradford",
                                apply_cctf_encoding=False)
-    return ReferenceChart("ColorChecker Classic 24", names, lab, linear, COLORCHECKER_NEUTRALS)
+    return ReferenceChart(f"ColorChecker Classic 24 ({name})", names, lab, linear, COLORCHECKER_NEUTRALS)

@@ -131,11 +131,14 @@ def _card_scale(card: CardDetection, rules: CalibrationRules) -> np.ndarray | No
     return None
 
 
-def _neutral_spread_pct(corrected: np.ndarray, reference: np.ndarray, neutrals: tuple[int, ...],
-                        valid: np.ndarray) -> float | None:
+def _neutral_spread_pct(corrected: np.ndarray, measured: np.ndarray, reference: np.ndarray,
+                        neutrals: tuple[int, ...], valid: np.ndarray) -> float | None:
     """Largest channel imbalance of the corrected grey patches, relative to their reference
-    (the reference greys themselves are not perfectly neutral), in % of their level."""
-    ratios = [corrected[i] / reference[i] for i in neutrals if valid[i] and reference[i].min() > 0.02]
+    (the reference greys themselves are not perfectly neutral), in % of their level. Greys
+    the camera recorded with a channel under 5 % of full scale (dark greys, or blue under
+    tungsten light) are left out: in an 8-bit file their imbalance is noise and quantisation."""
+    ratios = [corrected[i] / reference[i] for i in neutrals
+              if valid[i] and reference[i].min() > 0.02 and measured[i].min() > 0.05]
     if not ratios:
         return None
     return round(float(max(100.0 * (r.max() - r.min()) / r.mean() for r in ratios)), 3)
@@ -153,7 +156,7 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
     metadata : PhotoMetadata, optional
         For the camera intrinsics (card tilt) and the size of the full photo.
     protocol : Protocol
-    ccm_method : {"least_squares", "opencv"}, optional
+    ccm_method : {"root_polynomial", "least_squares", "opencv"}, optional
         Default: the protocol's ``calibration.ccm_method``.
     flat_field : FlatField, optional
         The station's illumination profile, applied before the patches are read.
@@ -168,7 +171,7 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
     method = ccm_method or rules.ccm_method
     full_size = (metadata.width or rgb.shape[1], metadata.height or rgb.shape[0]) if metadata else \
         (rgb.shape[1], rgb.shape[0])
-    card = find_card(_to_uint8(rgb), max_side=CALIBRATION_SIDE)
+    card = find_card(_to_uint8(rgb), max_side=CALIBRATION_SIDE, colorchecker_reference=rules.colorchecker_reference)
     flags: list[str] = []
     checks: list[Check] = []
     if card is None:
@@ -212,14 +215,17 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
 
     correction, delta_after, corrected, spread = None, None, None, None
     if enough:
-        correction = fit_correction(readings.means[valid], card.reference_linear[valid], method=method)
+        neutral = np.isin(np.nonzero(valid)[0], card.neutrals)
+        correction = fit_correction(readings.means[valid], card.reference_linear[valid], method=method,
+                                    neutral=neutral, neutral_weight=rules.neutral_patch_weight)
         corrected = apply_correction(np.nan_to_num(readings.means), correction.matrix)
         delta_after = np.where(valid, delta_e2000(lab_d50_from_linear_srgb(corrected), reference_lab), np.nan)
         after_mean = float(np.nanmean(delta_after))
         checks.append(Check("calibration.delta_e00", grade(after_mean, rules.delta_e_after_warn, rules.delta_e_after_fail),
                             round(after_mean, 3), rules.delta_e_after_warn,
                             f"mean CIEDE2000 {np.nanmean(delta_before):.2f} before, {after_mean:.2f} after correction"))
-        spread = _neutral_spread_pct(corrected, card.reference_linear, card.neutrals, valid)
+        spread = _neutral_spread_pct(corrected, np.nan_to_num(readings.means), card.reference_linear, card.neutrals,
+                                     valid)
         if spread is not None:
             checks.append(Check("calibration.neutral", grade(spread, rules.neutral_spread_warn_pct,
                                                              2 * rules.neutral_spread_warn_pct), spread,

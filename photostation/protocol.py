@@ -165,6 +165,8 @@ class CalibrationRules:
     """Thresholds of ``photostation calibrate`` (``[calibration]``)."""
 
     ccm_method: str
+    neutral_patch_weight: float
+    colorchecker_reference: str
     patch_shrink: float
     patch_max_clipped_share: float
     patch_max_variation: float
@@ -385,8 +387,15 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
 
 def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
     rules = _numbers(CalibrationRules, table, "calibration")
-    if rules.ccm_method not in ("least_squares", "opencv"):
-        raise InputError("protocol: 'calibration.ccm_method' must be 'least_squares' or 'opencv'")
+    if rules.ccm_method not in ("root_polynomial", "least_squares", "opencv"):
+        raise InputError("protocol: 'calibration.ccm_method' must be root_polynomial, least_squares or opencv")
+    from calibration.reference import colorchecker24
+
+    try:
+        colorchecker24(rules.colorchecker_reference)
+    except ValueError:
+        raise InputError(f"protocol: 'calibration.colorchecker_reference' {rules.colorchecker_reference!r} "
+                         "is not a colour-science ColorChecker data set") from None
     if not 0.1 <= rules.patch_shrink <= 0.95:
         raise InputError("protocol: 'calibration.patch_shrink' must be between 0.1 and 0.95")
     return rules

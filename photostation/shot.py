@@ -154,7 +154,7 @@ def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None) -> ShotAna
 def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol) -> CardGreys | None:
     """The grey patches of a calibration card in the shot, read on the measuring copy."""
     rgb8 = preview if preview.dtype == np.uint8 else np.clip(np.round(preview / 257.0), 0, 255).astype(np.uint8)
-    card = find_card(rgb8, max_side=CARD_SEARCH_SIDE)
+    card = find_card(rgb8, max_side=CARD_SEARCH_SIDE, colorchecker_reference=protocol.calibration.colorchecker_reference)
     if card is None:
         return None
     factor = pixels.linear.shape[1] / preview.shape[1]

@@ -160,7 +160,7 @@ def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: b
 @click.option("--db", help="Ledger database (default: $PHOTOSTATION_DB or sqlite:///photostation.db).")
 @click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Protocol TOML file (default: the shipped protocol).")
-@click.option("--method", "ccm_method", type=click.Choice(["least_squares", "opencv"]),
+@click.option("--method", "ccm_method", type=click.Choice(["root_polynomial", "least_squares", "opencv"]),
               help="Colour-correction fit (default: the protocol's calibration.ccm_method).")
 @click.option("--flat-field", "flat", is_flag=True,
               help="PHOTO is a uniform grey target: fit the station's flat-field instead.")
