@@ -34,11 +34,16 @@ class CardDetection:
     """Indices of the grey patches, light to dark."""
     card_to_image: np.ndarray | None
     """Card millimetres -> image pixels (PS-1 only; the ColorChecker's size is not standardised here)."""
+    centre_mm: tuple[float, float] | None = None
+    """The card's centre in the millimetres of ``card_to_image``."""
 
 
 def _srgb8_to_linear(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values, float) / 255.0
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+_SRGB8_TO_LINEAR8 = np.round(_srgb8_to_linear(np.arange(256)) * 255.0).astype(np.uint8)
 
 
 def _find_ps1(grey: np.ndarray) -> CardDetection | None:
@@ -51,7 +56,8 @@ def _find_ps1(grey: np.ndarray) -> CardDetection | None:
     quads_mm = layout.patch_centres_mm[:, None, :] + offsets[None]
     quads = cv2.perspectiveTransform(quads_mm.reshape(-1, 1, 2), fit.card_to_image).reshape(-1, 4, 2)
     return CardDetection(PS1, fit.corners_px, quads, layout.patch_names, _srgb8_to_linear(layout.patch_srgb8),
-                         layout.neutrals, fit.card_to_image)
+                         layout.neutrals, fit.card_to_image,
+                         (project_card.CARD_WIDTH_MM / 2, project_card.CARD_HEIGHT_MM / 2))
 
 
 def _find_colorchecker(bgr: np.ndarray, reference: str) -> CardDetection | None:
@@ -61,9 +67,13 @@ def _find_colorchecker(bgr: np.ndarray, reference: str) -> CardDetection | None:
         return None
     checker = detector.getBestColorChecker()
     quads = np.asarray(checker.getColorCharts(), float).reshape(24, 4, 2)
-    box = np.asarray(checker.getBox(), float).reshape(4, 2)
+    # Patch corners run clockwise from each patch's top-left in the chart's own orientation,
+    # so the patch grid's outline is the outer corners of the four corner patches.
+    outline = np.array([quads[0][0], quads[5][1], quads[23][2], quads[18][3]])
+    if cv2.contourArea(outline.astype(np.float32)) < 100.0:
+        return None  # mcc occasionally reports an empty, degenerate chart
     ref = colorchecker24(reference)
-    return CardDetection(COLORCHECKER, box, quads, ref.patch_names, ref.linear_srgb, ref.neutrals, None)
+    return CardDetection(COLORCHECKER, outline, quads, ref.patch_names, ref.linear_srgb, ref.neutrals, None)
 
 
 def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
@@ -85,11 +95,13 @@ def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
     """
     scale = min(1.0, max_side / max(rgb8.shape[:2]))
     small = rgb8 if scale == 1.0 else cv2.resize(rgb8, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    found = _find_ps1(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)) or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
-                                                                                    colorchecker_reference)
+    # Marker corners are located on linear light: on gamma-encoded values the blur of the
+    # black/white edge is lopsided and the corners sit ~0.5 px inside the markers.
+    linear_grey = _SRGB8_TO_LINEAR8[cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)]
+    found = _find_ps1(linear_grey) or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), colorchecker_reference)
     if found is None or scale == 1.0:
         return found
     back = np.diag([1 / scale, 1 / scale, 1.0])
     return CardDetection(found.type, found.corners_px / scale, found.patch_quads_px / scale, found.patch_names,
                          found.reference_linear, found.neutrals,
-                         back @ found.card_to_image if found.card_to_image is not None else None)
+                         back @ found.card_to_image if found.card_to_image is not None else None, found.centre_mm)

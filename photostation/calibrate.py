@@ -116,10 +116,11 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.dtype == np.uint8 else np.clip(np.round(rgb / 257.0), 0, 255).astype(np.uint8)
 
 
-def _card_scale(card: CardDetection, rules: CalibrationRules) -> np.ndarray | None:
-    """Card millimetres -> pixels: the PS-1 geometry, or the ColorChecker's measured pitch."""
-    if card.card_to_image is not None:
-        return card.card_to_image
+def _card_scale(card: CardDetection, rules: CalibrationRules) -> tuple[np.ndarray, tuple[float, float]] | None:
+    """Card millimetres -> pixels and the card's centre in those millimetres: the PS-1
+    geometry, or the ColorChecker's patch pitch when the protocol gives it."""
+    if card.card_to_image is not None and card.centre_mm is not None:
+        return card.card_to_image, card.centre_mm
     if card.type == COLORCHECKER and rules.colorchecker_patch_pitch_mm > 0:
         import cv2
 
@@ -127,7 +128,7 @@ def _card_scale(card: CardDetection, rules: CalibrationRules) -> np.ndarray | No
         grid = np.array([[(i % 6) * pitch, (i // 6) * pitch] for i in range(24)], float)
         centres = card.patch_quads_px.mean(axis=1)
         homography, _ = cv2.findHomography(grid, centres, 0)
-        return homography
+        return homography, (2.5 * pitch, 1.5 * pitch)
     return None
 
 
@@ -233,16 +234,16 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
                                 f"corrected grey patches within {spread:.2f} % of neutral between channels"))
 
     mm_per_px, tilt = None, None
-    to_image = _card_scale(card, rules)
-    if to_image is not None:
+    geometry = _card_scale(card, rules)
+    if geometry is not None:
+        to_image, centre_mm = geometry
         # Pixel coordinates of the detection copy are those of ``rgb``; bring them to the
         # full photo so the scale applies to the file as measured later.
         factor = full_size[0] / rgb.shape[1]
         to_full = np.diag([factor, factor, 1.0]) @ to_image
-        # The scale where the card is: at its centre, in card millimetres.
-        card_centre = card.corners_px.mean(axis=0) * factor
-        centre = np.linalg.inv(to_full) @ np.array([card_centre[0], card_centre[1], 1.0])
-        mm_per_px = mm_per_px_at(to_full, (centre[0] / centre[2], centre[1] / centre[2]))
+        # The scale where the card is: at its centre (not where the mean of its image corners
+        # falls, which perspective moves by millimetres).
+        mm_per_px = mm_per_px_at(to_full, centre_mm)
         k = intrinsics_from_exif(full_size, metadata.focal_length_35mm if metadata else None,
                                  metadata.focal_length_mm if metadata else None,
                                  metadata.sensor_long_side_mm if metadata else None)

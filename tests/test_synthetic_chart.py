@@ -229,3 +229,16 @@ def test_chart_geometry_constants():
     assert c.shape == (24, 2)
     assert c[0, 0] < c[5, 0] and c[0, 1] < c[18, 1]  # dark skin top-left, white bottom-left
     assert CHART_WIDTH_MM == pytest.approx(279.0)
+
+
+def test_reference_matched_spectra_reproduce_the_reference_under_d50():
+    from calibration.colorimetry import delta_e2000
+
+    matched = render_colorchecker_scene("D50", image_size=SMALL, background="grey", rng=0, spectra="reference")
+    assert delta_e2000(matched.spectral_lab_d50, matched.reference_lab_d50).max() < 1e-6
+    babel = render_colorchecker_scene("D50", image_size=SMALL, background="grey", rng=0)
+    gap = delta_e2000(babel.spectral_lab_d50, babel.reference_lab_d50)
+    assert 0.5 < gap.mean() < 1.2  # chart-to-chart variation of the BabelColor average
+    # Same geometry and noise, slightly different colours.
+    np.testing.assert_array_equal(matched.patch_centres_px, babel.patch_centres_px)
+    assert np.abs(matched.camera_linear_srgb - babel.camera_linear_srgb).max() < 0.05
