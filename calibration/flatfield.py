@@ -2,7 +2,11 @@
 to even out vignetting and uneven lighting in later shots (the classic flat-field
 correction of imaging: divide by the normalised response to a uniform target).
 
-The profile is the target's luminance heavily smoothed (dust, texture and noise removed),
+The profile is a smooth surface, a 2-D polynomial of degree 4 fitted by least squares to the
+log luminance of the target (shading correction by surface fitting, e.g. Likar et al. 2000,
+"Retrospective shading correction based on entropy minimization", J. Microscopy 197(3)):
+vignetting and light fall-off are smooth, while dust, paper texture and noise are not, and a
+fitted surface stays right into the corners where smoothing filters run out of image. It is
 stored at low resolution and normalised to 1 at its brightest.
 """
 from __future__ import annotations
@@ -21,7 +25,14 @@ class FlatField:
     """Max/min of the profile: how uneven the station's light is."""
 
 
-def fit_flat_field(linear: np.ndarray, *, side_px: int = 64, smoothing: float = 0.08) -> FlatField:
+def _design(height: int, width: int, degree: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width]
+    x = (xx.ravel() + 0.5) / width - 0.5
+    y = (yy.ravel() + 0.5) / height - 0.5
+    return np.stack([x ** i * y ** j for i in range(degree + 1) for j in range(degree + 1 - i)], axis=1)
+
+
+def fit_flat_field(linear: np.ndarray, *, side_px: int = 64, degree: int = 4) -> FlatField:
     """Illumination profile from a linear-RGB shot of a uniform grey target.
 
     Parameters
@@ -30,8 +41,8 @@ def fit_flat_field(linear: np.ndarray, *, side_px: int = 64, smoothing: float = 
         ``(H, W, 3)`` or ``(H, W)`` linear image of the target filling the frame.
     side_px : int
         Longest side of the stored profile.
-    smoothing : float
-        Gaussian smoothing as a fraction of the profile's longest side.
+    degree : int
+        Degree of the fitted polynomial surface.
 
     Returns
     -------
@@ -40,11 +51,12 @@ def fit_flat_field(linear: np.ndarray, *, side_px: int = 64, smoothing: float = 
     y = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32) if linear.ndim == 3 else linear
     h, w = y.shape
     scale = side_px / max(h, w)
-    small = cv2.resize(y.astype(np.float32), (max(1, round(w * scale)), max(1, round(h * scale))),
+    small = cv2.resize(y.astype(np.float32), (max(2, round(w * scale)), max(2, round(h * scale))),
                        interpolation=cv2.INTER_AREA)
-    smooth = cv2.GaussianBlur(small, (0, 0), smoothing * side_px, borderType=cv2.BORDER_REFLECT)
-    smooth = np.clip(smooth, 1e-4, None)
-    gain = smooth / smooth.max()
+    design = _design(*small.shape, degree)
+    coef, *_ = np.linalg.lstsq(design, np.log(np.clip(small.ravel(), 1e-4, None)), rcond=None)
+    surface = np.exp(design @ coef).reshape(small.shape)
+    gain = surface / surface.max()
     return FlatField(gain.astype(np.float32), round(float(gain.max() / gain.min()), 4))
 
 
