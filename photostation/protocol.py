@@ -182,6 +182,28 @@ class CalibrationRules:
 
 
 @dataclass(frozen=True)
+class CompareRules:
+    """Thresholds of ``photostation compare`` (``[compare]``, ``[density]``, ``[coverage]``)."""
+
+    measure_side_px: int
+    refine_side_px: int
+    max_residual_px: float
+    min_overlap_pct: float
+    blocking_checks: tuple[str, ...]
+    match_gate_widths: float
+    bootstrap_tiles: int
+    bootstrap_resamples: int
+    density_change_threshold_per_cm2: float
+    coverage_change_threshold_pts: float
+    vellus_max_width_um: float
+    terminal_width_um: float
+    skin_min_a: float
+    skin_min_hue_ratio: float
+    skin_max_hue_ratio: float
+    skin_min_lightness: float
+
+
+@dataclass(frozen=True)
 class QaRules:
     """Thresholds of the image checks (``[qa]``)."""
 
@@ -226,6 +248,7 @@ class Protocol:
     camera: CameraRules
     qa: QaRules
     calibration: CalibrationRules
+    compare: CompareRules
     hash_algorithm: str
     raw: dict[str, Any]
 
@@ -382,7 +405,8 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
     return Protocol(name=str(p["name"]), version=int(p["version"]), source=source, views=views,
                     schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
                     camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"),
-                    calibration=_calibration_rules(raw["calibration"]), hash_algorithm=algorithm, raw=raw)
+                    calibration=_calibration_rules(raw["calibration"]),
+                    compare=_compare_rules(raw), hash_algorithm=algorithm, raw=raw)
 
 
 def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
@@ -399,6 +423,18 @@ def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
     if not 0.1 <= rules.patch_shrink <= 0.95:
         raise InputError("protocol: 'calibration.patch_shrink' must be between 0.1 and 0.95")
     return rules
+
+
+def _compare_rules(raw: dict[str, Any]) -> CompareRules:
+    table = {k: v for k, v in raw["compare"].items() if k != "blocking_checks"}
+    table |= raw["density"] | raw["coverage"]
+    hints = {k: v for k, v in typing.get_type_hints(CompareRules).items() if k != "blocking_checks"}
+    values: dict[str, Any] = {}
+    for name, kind in hints.items():
+        value = _number(table[name], f"compare/density/coverage.{name}")
+        values[name] = int(value) if kind is int else value
+    return CompareRules(blocking_checks=_strings(raw["compare"]["blocking_checks"], "compare.blocking_checks"),
+                        **values)
 
 
 def load_protocol(path: str | Path | None = None) -> Protocol:

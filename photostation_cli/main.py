@@ -293,6 +293,102 @@ def _write_corrected(photo: Path, report, out_path: Path) -> Path:
 
 
 @cli.command()
+@click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("followup", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--mm-per-px", type=float, help="Scale of the baseline photo in mm per pixel (default: from a card "
+                                             "in the frame or the station profile).")
+@click.option("--view", type=click.Choice(["trichoscopy", "global"]),
+              help="Trichoscopy close-up (hair density) or global view (hair coverage); default: from the file name.")
+@click.option("--hair", "hair_kind", type=click.Choice(["clipped", "unclipped"]),
+              help="Trichoscopy: clipped (phototrichogram) or unclipped hair (default: detected).")
+@click.option("--station", help="Station whose calibration profile applies (with --db).")
+@click.option("--device", help="Device at the station (for its scale).")
+@click.option("--db", help="Ledger database with the station profiles.")
+@click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Protocol TOML file (default: the shipped protocol).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write the registered follow-up, side-by-side, blend, flicker and hair overlays here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README: compare).")
+def compare(baseline: Path, followup: Path, mm_per_px: float | None, view: str | None, hair_kind: str | None,
+            station: str | None, device: str | None, db: str | None, protocol_path: Path | None,
+            out_dir: Path | None, as_json: bool) -> None:
+    """Baseline vs follow-up: register, measure density or coverage, and the change (exit 0 comparable, 1 not)."""
+    from photostation.ledger import open_ledger
+    from pipelines.compare import compare_pair
+
+    protocol = _protocol(protocol_path)
+    factory = open_ledger(db, create=False) if station else None
+    result = compare_pair(baseline, followup, protocol, mm_per_px=mm_per_px, view=view, station=station,
+                          device=device, factory=factory, hair_kind=hair_kind)
+    data = result.to_json()
+    if out_dir is not None:
+        data["report_files"] = [str(p) for p in _write_report(result, out_dir)]
+    if as_json:
+        _print_json(data)
+    else:
+        _print_comparison(baseline, followup, data)
+    sys.exit(EXIT_OK if result.comparable else EXIT_FAIL)
+
+
+def _print_comparison(baseline: Path, followup: Path, data: dict) -> None:
+    verdict = "comparable" if data["comparable"] else "NOT comparable"
+    click.echo(f"{baseline.name} -> {followup.name}: {click.style(verdict, bold=True)} ({data['view']})")
+    reg = data["registration"]
+    if reg["matrix"] is not None:
+        click.echo(f"  registration: {reg['inliers']} inliers, residual {reg['residual_px']} px, "
+                   f"overlap {reg['overlap_pct']:.0f} %")
+    for side in ("baseline", "followup"):
+        m = data[side]
+        parts = []
+        if m.get("density_per_cm2") is not None:
+            parts.append(f"{m['density_per_cm2']:.1f} hairs/cm2 ({m['hair_count']} hairs)")
+        elif m.get("hair_count") is not None:
+            parts.append(f"{m['hair_count']} hairs ({m.get('hairs_per_mpx')} per megapixel)")
+        if m.get("coverage_pct") is not None:
+            parts.append(f"coverage {m['coverage_pct']:.1f} %")
+        if m.get("mean_shaft_width_um") is not None:
+            parts.append(f"shaft {m['mean_shaft_width_um']:.0f} µm, vellus {m['vellus_pct']:.0f} %")
+        if parts:
+            click.echo(f"  {side:9} " + "; ".join(parts))
+    change = data["change"]
+    if change["density_per_cm2"] is not None:
+        low, high = change["ci95_density_per_cm2"]
+        click.echo(f"  change    {change['density_per_cm2']:+.1f} hairs/cm2 ({change['density_pct']:+.1f} %), "
+                   f"95 % interval {low:+.1f} to {high:+.1f}; matched {change['matched']}, lost {change['lost']}, "
+                   f"new {change['new']}")
+    if change["coverage_pct_points"] is not None:
+        low, high = change["ci95_coverage_pct_points"]
+        click.echo(f"  change    {change['coverage_pct_points']:+.2f} coverage points, 95 % interval "
+                   f"{low:+.2f} to {high:+.2f}")
+    if change["outcome"]:
+        click.echo(f"  outcome   {click.style(change['outcome'].upper(), bold=True)}")
+    for flag in data["flags"]:
+        click.echo(f"  note: {flag}")
+    for path in data.get("report_files", []):
+        click.echo(f"  wrote {path}")
+
+
+def _write_report(result, out_dir: Path) -> list[Path]:
+    from PIL import Image
+
+    from photostation.writing import write_atomic
+    from pipelines.reports import report_images
+
+    written = []
+    for stem, image in report_images(result).items():
+        if stem == "flicker":
+            frames = [Image.fromarray(f) for f in image]
+            target = out_dir / "flicker.gif"
+            write_atomic(target, lambda h, frames=frames: frames[0].save(h, "GIF", save_all=True,
+                                                                         append_images=frames[1:], duration=700, loop=0))
+        else:
+            target = out_dir / f"{stem}.png"
+            write_atomic(target, lambda h, image=image: Image.fromarray(image).save(h, "PNG"))
+        written.append(target)
+    return written
+
+
+@cli.command()
 @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Where to write the card (.pdf for printing, or .png).")
 @click.option("--dpi", default=600, show_default=True, help="Print resolution.")

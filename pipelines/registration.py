@@ -1,0 +1,120 @@
+"""Registration of a follow-up photo to its baseline, refined to sub-pixel accuracy.
+
+Coarse: SIFT on small copies with a robust homography (``photostation.qa.registration``,
+the same step the photographer's check uses). Refined: SIFT on larger copies, matches kept
+only where the coarse homography predicts them (guided matching, Hartley & Zisserman 2004,
+sec. 4.8), and a least-squares homography on the inliers of a second robust fit: hundreds of
+well-spread correspondences at higher resolution pin the mapping to a fraction of a pixel.
+Stable structures carry the fit: follicle openings, skin texture and the hairs that stayed;
+hairs grown, lost or moved are outliers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from photostation.protocol import RegistrationRules
+from photostation.qa.pixels import resize_to
+from photostation.qa.registration import overlap_pct, register
+
+
+@dataclass(frozen=True)
+class PairRegistration:
+    """Follow-up -> baseline registration in the pixels of the images given."""
+
+    matrix: np.ndarray | None
+    inliers: int
+    residual_px: float | None
+    """RMS reprojection error of the refined fit's inliers (baseline pixels)."""
+    overlap_pct: float
+    trustworthy: bool
+    reason: str | None = None
+
+
+def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    small, scale = resize_to(image.astype(np.float32), side)
+    if small.ndim == 3:
+        small = small.mean(axis=2)
+    lo, hi = np.percentile(small, (0.5, 99.5))
+    grey = np.clip((small - lo) / max(hi - lo, 1e-6) * 255.0, 0, 255).astype(np.uint8)
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey), scale
+
+
+def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: RegistrationRules, *, refine_side: int,
+                  max_residual_px: float) -> PairRegistration:
+    """Register a follow-up image onto its baseline.
+
+    Parameters
+    ----------
+    followup, baseline : numpy.ndarray
+        Grey or RGB images (any scale); the matrix refers to their pixels.
+    rules : RegistrationRules
+        Coarse step's parameters (protocol ``[qa.registration]``).
+    refine_side : int
+        Longest side of the copies for the refinement (0 = no refinement).
+    max_residual_px : float
+        A refined residual above this (in baseline pixels) is not trustworthy.
+
+    Returns
+    -------
+    PairRegistration
+    """
+    coarse = register(np.sqrt(np.clip(followup, 0, None)), np.sqrt(np.clip(baseline, 0, None)),
+                      work_side=rules.work_side_px, max_features=rules.max_features, ratio=rules.ratio,
+                      ransac_px=rules.ransac_px, min_inliers=rules.min_inliers,
+                      min_inlier_share=rules.min_inlier_share, min_overlap_pct=rules.min_overlap_pct,
+                      max_scale_change=rules.max_scale_change)
+    if not coarse.ok:
+        return PairRegistration(None, coarse.inliers, None, coarse.overlap_pct, False, coarse.reason)
+    matrix, inliers, residual = coarse.matrix, coarse.inliers, coarse.residual_px
+    if refine_side > 0:
+        refined = _refine(followup, baseline, coarse.matrix, refine_side, rules)
+        if refined is not None:
+            matrix, inliers, residual = refined
+    h, w = followup.shape[:2]
+    overlap = overlap_pct(matrix, (w, h), (baseline.shape[1], baseline.shape[0]))
+    if residual is not None and residual > max_residual_px:
+        return PairRegistration(matrix, inliers, round(residual, 3), overlap, False,
+                                f"registration residual {residual:.2f} px above {max_residual_px:g} px")
+    return PairRegistration(matrix, inliers, None if residual is None else round(residual, 3), overlap, True)
+
+
+def _refine(followup: np.ndarray, baseline: np.ndarray, coarse: np.ndarray, side: int,
+            rules: RegistrationRules) -> tuple[np.ndarray, int, float] | None:
+    grey_f, sf = _grey8(np.sqrt(np.clip(followup, 0, None)), side)
+    grey_b, sb = _grey8(np.sqrt(np.clip(baseline, 0, None)), side)
+    sift = cv2.SIFT_create(nfeatures=4 * rules.max_features)
+    kf, df = sift.detectAndCompute(grey_f, None)
+    kb, db = sift.detectAndCompute(grey_b, None)
+    if df is None or db is None or len(kf) < rules.min_inliers or len(kb) < rules.min_inliers:
+        return None
+    pts_f = np.float32([k.pt for k in kf]) / sf
+    pts_b = np.float32([k.pt for k in kb]) / sb
+    predicted = cv2.perspectiveTransform(pts_f.reshape(-1, 1, 2), coarse).reshape(-1, 2)
+    # Guided matching: among baseline features near the predicted position, the best descriptor.
+    radius = 6.0 / sb
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(df, db, k=8)
+    src, dst = [], []
+    for candidates in pairs:
+        near = [m for m in candidates if np.hypot(*(pts_b[m.trainIdx] - predicted[m.queryIdx])) < radius]
+        if near:
+            best = min(near, key=lambda m: m.distance)
+            src.append(pts_f[best.queryIdx])
+            dst.append(pts_b[best.trainIdx])
+    if len(src) < max(rules.min_inliers, 12):
+        return None
+    src, dst = np.float32(src), np.float32(dst)
+    matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 1.5 / sb, maxIters=5000, confidence=0.999)
+    if matrix is None or mask is None or mask.sum() < rules.min_inliers:
+        return None
+    keep = mask.ravel().astype(bool)
+    # Final least-squares fit on all inliers (the robust fit chose them; this averages them).
+    matrix, _ = cv2.findHomography(src[keep], dst[keep], 0)
+    if matrix is None:
+        return None
+    matrix = matrix / matrix[2, 2]
+    projected = cv2.perspectiveTransform(src[keep].reshape(-1, 1, 2), matrix).reshape(-1, 2)
+    residual = float(np.sqrt(np.mean(np.sum((projected - dst[keep]) ** 2, axis=1))))
+    return matrix, int(keep.sum()), residual
