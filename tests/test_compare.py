@@ -1,0 +1,152 @@
+"""photostation compare on rendered pairs with known truth: registration, coverage, the change
+and its interval, comparability, the JSON contract and the report files. (Hair-count accuracy
+is tested in test_hairs.py; the accuracy figures are in benchmarks/compare.py.)"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines.change import bootstrap_rate_change, outcome, tile_areas
+from pipelines.compare import compare_pair
+from pipelines.matching import match_hairs
+from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pose, evolve_crown, evolve_patch,
+                                    make_scalp_patch, render_crown, render_trichoscopy, write_jpeg)
+from photostation_cli.main import main
+
+from .conftest import NOW
+
+CET = dt.timezone(dt.timedelta(hours=1))
+T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=CET)
+CROWN_EXIF = ExifFields(make="Canon", model="Canon EOS R8", serial="1", lens="RF24-105mm", focal_length_mm=50.0,
+                        focal_length_35mm=50, exposure_time_s=1 / 125, f_number=8.0, iso=100, flash_fired=True,
+                        white_balance="manual", captured_at=T0)
+TRICHO_EXIF = replace(CROWN_EXIF, make="FotoFinder", model="medicam 1000s", lens="20x", focal_length_mm=4.4,
+                      focal_length_35mm=40, exposure_time_s=1 / 30, f_number=5.6, flash_fired=False)
+SIX_MONTHS = dt.timedelta(days=182)
+
+
+def corner_error_px(estimated, truth, size):
+    w, h = size
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [w - 1, h - 1, 1], [0, h - 1, 1]], float)
+    a = corners @ np.asarray(estimated).T
+    b = corners @ np.asarray(truth).T
+    return np.hypot(*(a[:, :2] / a[:, 2:] - b[:, :2] / b[:, 2:]).T)
+
+
+@pytest.fixture(scope="module")
+def crown_pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crown")
+    head = CrownHead(thinning_severity=0.6, hair_colour="dark_brown", seed=3)
+    follow_head = evolve_crown(head, np.random.default_rng(4), coverage_change_pts=4.0)
+    base = render_crown(head, Pose(), Lighting(), Optics(), image_size=(1200, 900), rng=1)
+    follow = render_crown(follow_head, Pose(rotation_deg=4.0, scale=1.03, shift_mm=(3.0, -2.0)), Lighting(), Optics(),
+                          image_size=(1200, 900), rng=2)
+    b = write_jpeg(folder / "P1" / "baseline" / "vertex.jpg", base.image, CROWN_EXIF)
+    f = write_jpeg(folder / "P1" / "month-6" / "vertex.jpg", follow.image, replace(CROWN_EXIF, captured_at=T0 + SIX_MONTHS))
+    return b, f, base, follow
+
+
+def test_global_view_coverage_and_registration(crown_pair, protocol):
+    b, f, base, follow = crown_pair
+    result = compare_pair(b, f, protocol, now=NOW)
+    data = result.to_json()
+    assert data["view"] == "global" and data["comparable"] is True
+    # Registration maps follow-up pixels onto the baseline's: compare with the renderer's geometry.
+    truth = base.scalp_to_image @ np.linalg.inv(follow.scalp_to_image)
+    assert np.median(corner_error_px(data["registration"]["matrix"], truth, (1200, 900))) < 1.0
+    assert data["registration"]["overlap_pct"] > 80
+    # Coverage within 3 points of the truth (the benchmark reports the error distribution).
+    assert data["baseline"]["coverage_pct"] == pytest.approx(base.coverage_pct, abs=3.0)
+    assert data["followup"]["coverage_pct"] == pytest.approx(follow.coverage_pct, abs=3.0)
+    change = data["change"]
+    assert change["coverage_pct_points"] > 0
+    low, high = change["ci95_coverage_pct_points"]
+    assert low <= change["coverage_pct_points"] <= high
+    assert change["outcome"] in ("improved", "stable")
+    assert data["change"]["density_per_cm2"] is None  # a global view has no hair count
+
+
+def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
+    patch = make_scalp_patch(np.random.default_rng(21), 16, 16, density_per_cm2=160, vellus_share=0.1)
+    follow_patch, truth = evolve_patch(patch, np.random.default_rng(22), days=182, density_change_pct=10.0)
+    kw = dict(image_size=(1200, 900), field_width_mm=7.5, clipped=True, focal_length_35mm=40)
+    base = render_trichoscopy(patch, Pose(), Lighting(), Optics(), rng=1, **kw)
+    follow = render_trichoscopy(follow_patch, Pose(rotation_deg=6.0, shift_mm=(0.2, 0.1)), Lighting(), Optics(), rng=2, **kw)
+    b = write_jpeg(tmp_path / "P1" / "baseline" / "tricho-vertex.jpg", base.image, TRICHO_EXIF)
+    f = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", follow.image,
+                   replace(TRICHO_EXIF, captured_at=T0 + SIX_MONTHS))
+    result = compare_pair(b, f, protocol, mm_per_px=base.mm_per_px, now=NOW)
+    data = result.to_json()
+    assert data["view"] == "trichoscopy" and data["comparable"] is True
+    truth_matrix = base.scalp_to_image @ np.linalg.inv(follow.scalp_to_image)
+    assert np.median(corner_error_px(data["registration"]["matrix"], truth_matrix, (1200, 900))) < 1.0
+    for side in ("baseline", "followup"):
+        assert data[side]["hair_count"] > 0 and data[side]["density_per_cm2"] > 0
+        assert 20 < data[side]["mean_shaft_width_um"] < 150
+    change = data["change"]
+    assert change["matched"] > 0
+    assert change["ci95_density_per_cm2"][0] <= change["density_per_cm2"] <= change["ci95_density_per_cm2"][1]
+    assert change["outcome"] in ("improved", "stable", "worse")
+    assert data["scale"] == {"mm_per_px": pytest.approx(base.mm_per_px, rel=1e-6), "source": "--mm-per-px"}
+
+
+def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):
+    b, _, _, _ = crown_pair
+    other = render_crown(CrownHead(thinning_severity=0.3, hair_colour="blond", seed=99, whorl_mm=(30.0, 20.0)),
+                         Pose(), Lighting(), Optics(), image_size=(1200, 900), rng=9)
+    f = write_jpeg(tmp_path / "P2" / "month-6" / "vertex.jpg", np.ascontiguousarray(other.image[:, ::-1]),
+                   replace(CROWN_EXIF, captured_at=T0 + SIX_MONTHS))
+    data = compare_pair(b, f, protocol, now=NOW).to_json()
+    assert data["comparable"] is False and data["change"]["outcome"] is None
+    assert any(flag.startswith(("registration", "pose.")) for flag in data["flags"])
+    blank = write_jpeg(tmp_path / "P2" / "month-6" / "blank.jpg", np.full((900, 1200, 3), 90, np.uint8),
+                       replace(CROWN_EXIF, captured_at=T0 + SIX_MONTHS))
+    data = compare_pair(b, blank, protocol, now=NOW, view="global").to_json()
+    assert data["comparable"] is False and data["registration"]["matrix"] is None
+    assert set(data["baseline"]) >= {"hair_count", "density_per_cm2", "coverage_pct", "mean_shaft_width_um", "vellus_pct"}
+
+
+def test_cli_compare_json_exit_codes_and_report_files(crown_pair, tmp_path, capsys):
+    b, f, _, _ = crown_pair
+    code = main(["compare", str(b), str(f), "--json", "--out", str(tmp_path / "report")])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["comparable"]
+    names = {p.split("/")[-1] for p in data["report_files"]}
+    assert names == {"registered_followup.png", "side_by_side.png", "blend.png", "flicker.gif"}
+    with Image.open(tmp_path / "report" / "flicker.gif") as gif:
+        assert getattr(gif, "n_frames", 1) == 2
+    code = main(["compare", str(b), str(tmp_path / "missing.jpg")])
+    assert code == 2 and "file not found" in capsys.readouterr().err
+    code = main(["compare", str(b), str(f), "--mm-per-px", "-1"])
+    assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_matching_counts_lost_new_and_confirms_missed_hairs():
+    base = np.array([[10.0, 10.0], [50.0, 50.0], [90.0, 90.0]])
+    ends = base + [0.0, 20.0]
+    follow = np.array([[11.0, 10.5], [52.0, 49.0], [150.0, 150.0]])
+    result = match_hairs(base, ends, np.array([1, 2, 1]), follow, follow + [0.0, 20.0], np.array([1, 1, 3]), gate_px=5.0)
+    assert (result.matched_count, result.lost_count, result.new_count) == (2, 2, 3)
+    # The hair at (90, 90) was missed by the follow-up detector but its shaft is in the follow-up mask.
+    mask = np.zeros((200, 200), bool)
+    mask[90:115, 88:93] = True
+    result = match_hairs(base, ends, np.array([1, 2, 1]), follow, follow + [0.0, 20.0], np.array([1, 1, 3]), gate_px=5.0,
+                         follow_mask_in_base=mask)
+    assert (result.matched_count, result.lost_count) == (3, 1)
+
+
+def test_bootstrap_interval_and_outcome():
+    areas = tile_areas(np.ones((60, 60), bool), 6)
+    gained = np.full(36, 3.0)
+    lost = np.full(36, 1.0)
+    change = bootstrap_rate_change(gained, lost, areas, scale=100.0, resamples=500, seed=0)
+    assert change.value == pytest.approx(100.0 * 72 / 3600)
+    assert change.ci95[0] == pytest.approx(change.value) and change.ci95[1] == pytest.approx(change.value)
+    uneven = bootstrap_rate_change(np.arange(36, dtype=float), lost, areas, scale=100.0, resamples=500, seed=0)
+    assert uneven.ci95[0] < uneven.value < uneven.ci95[1]
+    assert outcome(change, 1.0) == "improved" and outcome(change, 5.0) == "stable"
