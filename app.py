@@ -29,7 +29,7 @@ except InputError as exc:
     st.error(str(exc))
     st.stop()
 st.sidebar.caption(f"ledger: {redact_url(url)}")
-page = st.sidebar.radio("Page", ["Visits", "Audit flags"], key="page")
+page = st.sidebar.radio("Page", ["Visits", "Compare", "Audit flags"], key="page")
 
 if page == "Visits":
     st.title("Visits")
@@ -80,6 +80,46 @@ if page == "Visits":
         for r in review.photo_detail(factory, photo_id).reviews:
             st.write(f"{r.reviewed_at:%Y-%m-%d %H:%M} · {r.role} {r.reviewer}: **{r.decision}**"
                      + (f" — {r.comment}" if r.comment else ""))
+elif page == "Compare":
+    st.title("Compare")
+    patients = sorted({v.patient for v in review.list_visits(factory)})
+    if not patients:
+        st.info("The ledger is empty: run `photostation ingest ARCHIVE` first.")
+        st.stop()
+    patient = st.selectbox("Patient", patients, key="compare_patient")
+    pairs = review.comparable_pairs(factory, patient)
+    if not pairs:
+        st.info("No follow-up photo with a baseline of the same view for this patient.")
+        st.stop()
+    pair = st.selectbox("Photos", pairs, key="compare_pair",
+                        format_func=lambda p: f"{p.view}: baseline vs {p.followup_visit}")
+    mm_per_px = st.number_input("Scale, mm per pixel of the baseline (0 = from the card or station profile)",
+                                min_value=0.0, value=0.0, step=0.0001, format="%.5f", key="compare_scale")
+    if st.button("Compare", key="compare_run"):
+        from photostation.protocol import load_protocol
+        from pipelines.compare import compare_pair
+        from pipelines.reports import report_images
+
+        try:
+            result = compare_pair(pair.baseline_path, pair.followup_path, load_protocol(),
+                                  mm_per_px=mm_per_px or None)
+        except InputError as exc:
+            st.error(str(exc))
+            st.stop()
+        data = result.to_json()
+        if data["comparable"]:
+            st.success(f"comparable; outcome: {data['change']['outcome'] or 'none without a scale'}")
+        else:
+            st.error("not comparable: " + "; ".join(data["flags"][:3]))
+        st.dataframe([{"": side, **{k: data[side][k] for k in ("hair_count", "density_per_cm2", "coverage_pct",
+                                                               "mean_shaft_width_um", "vellus_pct")}}
+                      for side in ("baseline", "followup")], hide_index=True, width="stretch")
+        st.json(data["change"])
+        pictures = report_images(result)
+        if "side_by_side" in pictures:
+            st.image(pictures["side_by_side"], caption="baseline | registered follow-up", width="stretch")
+        if "hairs" in pictures:
+            st.image(pictures["hairs"], caption="hairs matched (green), lost (red), new (blue)", width="stretch")
 else:
     st.title("Audit flags")
     flags = review.open_flags(factory)

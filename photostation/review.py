@@ -174,3 +174,28 @@ def add_review(factory: sessionmaker[Session], photo_id: int, reviewer: str, rol
         session.add(review)
         session.flush()
         return ReviewRow(review.reviewer, review.role, review.decision, review.comment, review.reviewed_at)
+
+
+@dataclass(frozen=True)
+class ComparablePair:
+    """A baseline photo and a later photo of the same view, ready for comparison."""
+
+    patient: str
+    view: str
+    baseline_path: Path
+    followup_path: Path
+    followup_visit: str
+
+
+def comparable_pairs(factory: sessionmaker[Session], patient: str) -> list[ComparablePair]:
+    """Every (baseline, follow-up) photo pair of a patient, per view and follow-up visit."""
+    root = archive_root(factory)
+    if root is None:
+        return []
+    with factory() as session:
+        photos = session.execute(select(Photo.view, Photo.relative_path, Visit.label).join(Visit).join(Patient)
+                                 .where(Patient.code == patient)).all()
+    baselines = {view: path for view, path, label in photos if label == "baseline"}
+    pairs = [ComparablePair(patient, view, root / baselines[view], root / path, label)
+             for view, path, label in photos if label != "baseline" and view in baselines]
+    return sorted(pairs, key=lambda p: (p.followup_visit, p.view))

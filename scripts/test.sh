@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then run them.
-#   system (apt): ExifTool (metadata reference), PostgreSQL (ledger on a real server)
+#   system (apt): ExifTool (metadata reference), PostgreSQL (ledger on a real server),
+#                 Chromium (the review app tested in a real browser)
 #   python: a virtual environment in .venv with photostation and its test extras
 # Run from the repository root: scripts/test.sh [extra pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(libimage-exiftool-perl postgresql)
+SYSTEM_PACKAGES=(libimage-exiftool-perl postgresql chromium)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
