@@ -308,10 +308,11 @@ def _write_corrected(photo: Path, report, out_path: Path) -> Path:
               help="Protocol TOML file (default: the shipped protocol).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write the registered follow-up, side-by-side, blend, flicker and hair overlays here.")
+@click.option("--save", is_flag=True, help="Store the measurements on the follow-up photo in the ledger (--db).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README: compare).")
 def compare(baseline: Path, followup: Path, mm_per_px: float | None, view: str | None, hair_kind: str | None,
             station: str | None, device: str | None, db: str | None, protocol_path: Path | None,
-            out_dir: Path | None, as_json: bool) -> None:
+            out_dir: Path | None, save: bool, as_json: bool) -> None:
     """Baseline vs follow-up: register, measure density or coverage, and the change (exit 0 comparable, 1 not)."""
     from photostation.ledger import open_ledger
     from pipelines.compare import compare_pair
@@ -321,6 +322,10 @@ def compare(baseline: Path, followup: Path, mm_per_px: float | None, view: str |
     result = compare_pair(baseline, followup, protocol, mm_per_px=mm_per_px, view=view, station=station,
                           device=device, factory=factory, hair_kind=hair_kind)
     data = result.to_json()
+    if save:
+        from photostation.measurements import save_comparison
+
+        data["saved_measurements"] = save_comparison(open_ledger(db, create=False), baseline, followup, data)
     if out_dir is not None:
         data["report_files"] = [str(p) for p in _write_report(result, out_dir)]
     if as_json:

@@ -150,3 +150,26 @@ def test_bootstrap_interval_and_outcome():
     uneven = bootstrap_rate_change(np.arange(36, dtype=float), lost, areas, scale=100.0, resamples=500, seed=0)
     assert uneven.ci95[0] < uneven.value < uneven.ci95[1]
     assert outcome(change, 1.0) == "improved" and outcome(change, 5.0) == "stable"
+
+
+def test_compare_saves_measurements_on_the_follow_up(tmp_path, capsys, protocol):
+    from sqlalchemy import select
+
+    from photostation.ingest import ingest_archive
+    from photostation.ledger import Measurement, Photo, open_ledger
+
+    from .conftest import ROOT
+
+    db = tmp_path / "ledger.db"
+    ingest_archive(ROOT / "sample_images", open_ledger(str(db)), protocol, now=NOW)
+    base, follow = ROOT / "sample_images/P002/baseline/vertex.jpg", ROOT / "sample_images/P002/month-6/vertex.jpg"
+    for _ in range(2):  # saving twice replaces, never duplicates
+        code = main(["compare", str(base), str(follow), "--db", str(db), "--save", "--json"])
+        assert code == 0 and json.loads(capsys.readouterr().out)["saved_measurements"] == 2
+    with open_ledger(str(db))() as session:
+        rows = session.execute(select(Measurement.name, Measurement.unit, Photo.relative_path)
+                               .join(Photo)).all()
+    assert sorted(rows) == [("coverage_change_pts", "percentage points", "P002/month-6/vertex.jpg"),
+                            ("coverage_pct", "%", "P002/month-6/vertex.jpg")]
+    code = main(["compare", str(base), str(tmp_path / "elsewhere.jpg"), "--db", str(db), "--save"])
+    assert code == 2
