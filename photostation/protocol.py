@@ -201,6 +201,9 @@ class CompareRules:
     skin_min_hue_ratio: float
     skin_max_hue_ratio: float
     skin_min_lightness: float
+    hair_detector: tuple[tuple[str, float], ...] = ()
+    """``[density.detector]``: the hair detector's parameters (name, value), passed to
+    ``pipelines.hairs.HairRules``."""
 
 
 @dataclass(frozen=True)
@@ -427,14 +430,19 @@ def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
 
 def _compare_rules(raw: dict[str, Any]) -> CompareRules:
     table = {k: v for k, v in raw["compare"].items() if k != "blocking_checks"}
-    table |= raw["density"] | raw["coverage"]
-    hints = {k: v for k, v in typing.get_type_hints(CompareRules).items() if k != "blocking_checks"}
+    table |= {k: v for k, v in raw["density"].items() if k != "detector"} | raw["coverage"]
+    hints = {k: v for k, v in typing.get_type_hints(CompareRules).items()
+             if k not in ("blocking_checks", "hair_detector")}
     values: dict[str, Any] = {}
     for name, kind in hints.items():
         value = _number(table[name], f"compare/density/coverage.{name}")
         values[name] = int(value) if kind is int else value
+    detector = raw["density"].get("detector", {})
+    if not isinstance(detector, dict):
+        raise InputError("protocol: 'density.detector' must be a table")
+    hair_detector = tuple((k, _number(v, f"density.detector.{k}")) for k, v in detector.items())
     return CompareRules(blocking_checks=_strings(raw["compare"]["blocking_checks"], "compare.blocking_checks"),
-                        **values)
+                        hair_detector=hair_detector, **values)
 
 
 def load_protocol(path: str | Path | None = None) -> Protocol:

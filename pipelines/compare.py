@@ -20,7 +20,7 @@ This is the library behind ``photostation compare``. Steps:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +28,13 @@ import cv2
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from calibration.flatfield import FlatField
 from photostation.calibrate import calibrate_image, correct_linear
 from photostation.errors import InputError
 from photostation.imaging import decode, read_bytes
 from photostation.metadata import PhotoMetadata
-from photostation.protocol import Protocol
+from photostation.protocol import CompareRules, Protocol
 from photostation.qa.checks import compare_shots, pair_image_checks
-from photostation.qa.pixels import resize_to, to_linear
+from photostation.qa.pixels import to_linear
 from photostation.qa.region import scalp_region
 from photostation.results import Check, plain
 from photostation.shot import analyse, load_photo, pair_checks, view_kind
@@ -43,7 +42,7 @@ from photostation.stations import select_profile
 from pipelines.change import ChangeEstimate, bootstrap_rate_change, bootstrap_share_change, outcome, tile_areas, \
     tile_index
 from pipelines.coverage import SkinRules, hair_coverage
-from pipelines.hairs import HairDetection, detect_hairs
+from pipelines.hairs import HairDetection, HairRules, detect_hairs
 from pipelines.matching import HairMatching, match_hairs
 from pipelines.registration import PairRegistration, register_pair
 
@@ -302,12 +301,13 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     # 4. Trichoscopy: hairs in each photo, in the common area, matched one-to-one.
     clipped = None if hair_kind is None else hair_kind == "clipped"
     shaft = rules.terminal_width_um / 1000.0 / work_scale if work_scale else None
-    det_b = detect_hairs(base_lin, shaft_width_px=shaft, clipped=clipped)
+    hair_rules = hair_rules_from(rules)
+    det_b = detect_hairs(base_lin, shaft_width_px=shaft, clipped=clipped, rules=hair_rules)
     follow_shaft = shaft
     magnification = _magnification(reg.matrix, follow_lin.shape)
     if shaft is not None:
         follow_shaft = shaft / magnification
-    det_f = detect_hairs(follow_lin, shaft_width_px=follow_shaft, clipped=clipped)
+    det_f = detect_hairs(follow_lin, shaft_width_px=follow_shaft, clipped=clipped, rules=hair_rules)
     roots_f = _map(det_f.roots_px, reg.matrix)
     ends_f = _map(det_f.ends_px, reg.matrix)
     in_b = det_b.in_region(inside)
@@ -320,16 +320,24 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
                            follow_mask_in_base=follow_mask_in_base)
     area_px = int(inside.sum())
     area_cm2 = area_px * work_scale ** 2 / 100.0 if work_scale else None
+    # Long hair: hairs whose roots lie hidden under other hairs are an expected number over
+    # the whole frame (``hidden_count``); the common area gets its share by area.
+    hidden_b = det_b.hidden_count * area_px / float(h * w)
+    follow_h, follow_w = follow_lin.shape[:2]
+    hidden_f = det_f.hidden_count * min(1.0, area_px / magnification ** 2 / float(follow_h * follow_w))
     base_side = _side(det_b, in_b, det_b.width_px, det_b.hair_mask, inside, area_px, area_cm2, work_scale,
-                      rules.vellus_max_width_um)
+                      rules.vellus_max_width_um, hidden_b)
     follow_side = _side(det_f, in_f, det_f.width_px * magnification, follow_mask_in_base, inside, area_px, area_cm2,
-                        work_scale, rules.vellus_max_width_um)
+                        work_scale, rules.vellus_max_width_um, hidden_f)
     per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
     tile_b = tile_index(matching.base_roots, (h, w), tiles)
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
     lost = np.bincount(tile_b, weights=matching.lost, minlength=tiles * tiles)
     new = np.bincount(tile_f, weights=matching.new, minlength=tiles * tiles)
-    change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2,
+    # Matched roots are the seen ones; with hidden roots (long hair) they stand for all hairs.
+    visible_b = float(det_b.multiplicity[in_b].sum())
+    represents = (visible_b + hidden_b) / visible_b if visible_b else 1.0
+    change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2 * represents,
                                    resamples=rules.bootstrap_resamples, seed=0)
     base_rate = base_side.hair_count / area_px * per_cm2 if area_px else float("nan")
     change_pct = 100.0 * change.value / base_rate if base_rate else float("nan")
@@ -341,6 +349,21 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     return Comparison(kind, reg, original, base_side, follow_side, change if comparable and work_scale else None,
                       change_pct if comparable else None, None, result_outcome, comparable, tuple(flags),
                       tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f))
+
+
+def hair_rules_from(rules: CompareRules) -> HairRules:
+    """The hair detector's parameters from the protocol (``[density]`` and ``[density.detector]``).
+
+    Raises
+    ------
+    InputError
+        A ``[density.detector]`` name the detector does not know.
+    """
+    known = {f.name for f in fields(HairRules)}
+    unknown = sorted(name for name, _ in rules.hair_detector if name not in known)
+    if unknown:
+        raise InputError(f"protocol: unknown 'density.detector' setting(s): {', '.join(unknown)}")
+    return HairRules(terminal_width_um=rules.terminal_width_um, **dict(rules.hair_detector))
 
 
 def _corrected(rgb: np.ndarray, report) -> np.ndarray:
@@ -373,12 +396,15 @@ def _points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _side(det: HairDetection, selected: np.ndarray, widths_px: np.ndarray, hair_mask: np.ndarray, area: np.ndarray,
-          area_px: int, area_cm2: float | None, mm_per_px: float | None, vellus_um: float) -> SideMeasurement:
-    count = int(det.multiplicity[selected].sum())
+          area_px: int, area_cm2: float | None, mm_per_px: float | None, vellus_um: float,
+          hidden: float = 0.0) -> SideMeasurement:
+    count = int(round(float(det.multiplicity[selected].sum()) + hidden))
     coverage = 100.0 * float((hair_mask & area).sum()) / area_px if area_px else None
     width_um = vellus = None
-    if mm_per_px and selected.any():
-        widths = np.repeat(widths_px[selected], det.multiplicity[selected]) * mm_per_px * 1000.0
+    widths = np.repeat(widths_px[selected], det.multiplicity[selected])
+    widths = widths[np.isfinite(widths)]  # unmeasurable shafts (at the frame's edge) carry no width
+    if mm_per_px and widths.size:
+        widths = widths * mm_per_px * 1000.0
         width_um = float(widths.mean())
         vellus = 100.0 * float((widths < vellus_um).mean())
     density = count / area_cm2 if area_cm2 else None

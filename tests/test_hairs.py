@@ -1,0 +1,114 @@
+"""Hair detection on close-ups from the project's renderer (truth known per hair)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from photostation.errors import InputError
+from photostation.protocol import load_protocol
+from photostation.qa.pixels import to_linear
+from photostation.synthetic import Lighting, Optics, Pose, make_scalp_patch, render_trichoscopy
+from pipelines.compare import hair_rules_from
+from pipelines.hairs import HairRules, detect_hairs
+
+TERMINAL_UM = HairRules().terminal_width_um
+
+
+def _render(clipped: bool, seed: int = 3, density: float = 150.0):
+    patch = make_scalp_patch(np.random.default_rng(seed), 14.0, 14.0, density_per_cm2=density, vellus_share=0.1)
+    return render_trichoscopy(patch, Pose(rotation_deg=10.0), Lighting(), Optics(), image_size=(1200, 900),
+                              clipped=clipped, rng=seed)
+
+
+@pytest.fixture(scope="module")
+def clipped_render():
+    return _render(True)
+
+
+@pytest.fixture(scope="module")
+def clipped_detection(clipped_render):
+    width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
+    return detect_hairs(to_linear(clipped_render.image), shaft_width_px=width_px, clipped=True)
+
+
+def test_clipped_count_roots_and_widths_follow_the_truth(clipped_render, clipped_detection):
+    det = clipped_detection
+    truth = clipped_render.hair_count
+    # The benchmark reports the error distribution; one image must be within 20 %.
+    assert det.count == pytest.approx(truth, rel=0.20)
+    width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
+    distance, _ = cKDTree(clipped_render.emergence_px).query(det.roots_px)
+    assert np.mean(distance <= width_px) > 0.8  # roots found lie on true emergence points
+    found, _ = cKDTree(det.roots_px).query(clipped_render.emergence_px)
+    assert np.mean(found <= width_px) > 0.8  # and most emergence points are found
+    um = det.width_px[np.isfinite(det.width_px)] * clipped_render.mm_per_px * 1000.0
+    assert np.median(um) == pytest.approx(clipped_render.mean_shaft_width_um, abs=25.0)
+    assert det.multiplicity.min() >= 1 and det.multiplicity.max() <= HairRules().max_hairs_per_unit
+    assert det.hidden_count == 0.0 and det.clipped is True
+    assert det.hair_mask.shape == clipped_render.image.shape[:2] and det.hair_mask.any()
+
+
+def test_kind_is_detected_from_shaft_lengths(clipped_render):
+    width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
+    assert detect_hairs(to_linear(clipped_render.image), shaft_width_px=width_px).clipped is True
+    long_hair = _render(False)
+    det = detect_hairs(to_linear(long_hair.image), shaft_width_px=width_px)
+    assert det.clipped is False
+    # Long hair hides most roots: the count is the roots seen plus an expected hidden number.
+    assert det.hidden_count > 0
+    assert det.count == pytest.approx(long_hair.hair_count, rel=0.5)
+
+
+def test_density_follows_the_rendered_density():
+    width_px = None
+    counts = []
+    for density in (80.0, 220.0):
+        render = _render(True, seed=5, density=density)
+        width_px = TERMINAL_UM / (render.mm_per_px * 1000.0)
+        counts.append(detect_hairs(to_linear(render.image), shaft_width_px=width_px, clipped=True).count)
+    assert counts[1] > 2.0 * counts[0]
+
+
+def test_region_limits_the_hairs(clipped_render, clipped_detection):
+    width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
+    h, w = clipped_render.image.shape[:2]
+    left = np.zeros((h, w), bool)
+    left[:, : w // 2] = True
+    half = detect_hairs(to_linear(clipped_render.image), left, shaft_width_px=width_px, clipped=True)
+    assert 0 < half.count < clipped_detection.count
+    assert half.in_region(left).all()
+    assert not (half.hair_mask & ~left).any()
+    inside = clipped_detection.in_region(left)
+    assert 0 < inside.sum() < len(inside)
+
+
+def test_bare_skin_has_no_hairs():
+    skin = np.empty((600, 800, 3), np.float32)
+    skin[...] = (0.55, 0.38, 0.30)
+    det = detect_hairs(skin, shaft_width_px=12.0)
+    assert det.count == 0 and len(det.roots_px) == 0 and not det.hair_mask.any()
+
+
+def test_bad_arrays_are_refused():
+    with pytest.raises(ValueError, match="RGB"):
+        detect_hairs(np.zeros((50, 50)))
+    with pytest.raises(ValueError, match="shape"):
+        detect_hairs(np.zeros((50, 50, 3)), np.ones((10, 10), bool))
+    tiny = detect_hairs(np.zeros((20, 20, 3)), shaft_width_px=10.0)
+    assert tiny.count == 0
+
+
+def test_detector_settings_come_from_the_protocol(tmp_path):
+    default = load_protocol()
+    rules = hair_rules_from(default.compare)
+    assert rules == HairRules(terminal_width_um=default.compare.terminal_width_um)
+    assert dict(default.compare.hair_detector)["hair_darkness"] == HairRules().hair_darkness
+    changed = dataclasses.replace(default.compare, hair_detector=(("hair_darkness", 0.7),))
+    assert hair_rules_from(changed).hair_darkness == 0.7
+    wrong = dataclasses.replace(default.compare, hair_detector=(("no_such_setting", 1.0),))
+    with pytest.raises(InputError, match="no_such_setting"):
+        hair_rules_from(wrong)
