@@ -43,20 +43,27 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
-import numpy as np
-from PIL import Image
+HERE = Path(__file__).resolve().parent
+# Run as a script, this folder comes first on sys.path, and benchmarks/calibration.py would
+# shadow the ``calibration`` package: put the repository first instead.
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from photostation.protocol import Protocol, load_protocol
 from photostation.shot import check_photo
-from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pose,
+from photostation.synthetic import (CrownHead, Lighting, Optics, Pose,
                                     evolve_crown, evolve_patch, make_scalp_patch,
                                     render_crown, render_trichoscopy, write_jpeg)
 from photostation.synthetic.camera import (camera_extrinsics, illumination_field,
                                            local_px_per_mm, project_points)
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM
-from photostation.synthetic.samples import central_european_offset
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM
+from benchmarks.sessions import (INTERVAL_DAYS, aware, camera_exif, capture_times,
+                                 natural_baseline_pose, natural_followup_pose,
+                                 natural_lighting_pair, Shot)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "shot_qa.json"
@@ -64,9 +71,6 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "shot_qa.json"
 IMAGE_SIZE = (1600, 1200)
 NOW = datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)
 VISIT = "month-6"
-INTERVAL_DAYS = 182
-FIRST_BASELINE = datetime(2026, 2, 1, 8, 30)
-BASELINE_SPAN_DAYS = 59          # baselines fall in Feb-Mar 2026, so day 230 is before NOW
 LIGHTROOM = "Adobe Photoshop Lightroom Classic 13.1"
 JPEG_QUALITY = 88                # what the devices of the sample archive write
 
@@ -110,16 +114,6 @@ KINDS = {
 
 
 @dataclass(frozen=True)
-class Shot:
-    """How one photo of a pair is taken: pose, light, optics and what EXIF says."""
-
-    pose: Pose
-    lighting: Lighting
-    optics: Optics
-    exif: ExifFields
-
-
-@dataclass(frozen=True)
 class PairCase:
     """A baseline/follow-up pair to render and check.
 
@@ -137,75 +131,6 @@ class PairCase:
     baseline: Shot
     followup: Shot
     expected: tuple[str, ...] = ()
-
-
-def camera_exif(kind: Kind, captured: datetime, size: tuple[int, int]) -> ExifFields:
-    """EXIF of a protocol-conformant shot (crown: Canon with flash; trichoscopy: medicam)."""
-    if kind.family == "crown":
-        return ExifFields(make="Canon", model="Canon EOS R8", serial="083021001742",
-                          lens="RF24-105mm F4-7.1 IS STM", focal_length_mm=50.0,
-                          focal_length_35mm=int(kind.focal_length_35mm),
-                          exposure_time_s=Fraction(1, 125), f_number=8.0, iso=100,
-                          flash_fired=True, white_balance="manual", captured_at=captured,
-                          width_px=size[0], height_px=size[1])
-    return ExifFields(make="FotoFinder", model="medicam 1000s", serial="MC1000S-21-0457",
-                      lens="medicam 1000s 20x", focal_length_mm=4.4,
-                      focal_length_35mm=int(kind.focal_length_35mm),
-                      exposure_time_s=Fraction(1, 30), f_number=5.6, iso=100,
-                      flash_fired=False, white_balance="manual", captured_at=captured,
-                      width_px=size[0], height_px=size[1])
-
-
-def aware(local: datetime) -> datetime:
-    """Attach the clinic's Central European offset to a naive local time."""
-    return local.replace(tzinfo=central_european_offset(local))
-
-
-def capture_times(rng: np.random.Generator) -> tuple[datetime, datetime]:
-    """Baseline capture time and a follow-up inside the month-6 window (182 +- 5 days)."""
-    base = FIRST_BASELINE + timedelta(days=int(rng.integers(0, BASELINE_SPAN_DAYS)),
-                                      minutes=int(rng.integers(0, 8 * 60)),
-                                      seconds=float(rng.uniform(0, 60)))
-    follow = base + timedelta(days=INTERVAL_DAYS + int(rng.integers(-5, 6)),
-                              minutes=int(rng.integers(-90, 90)),
-                              seconds=float(rng.uniform(0, 60)))
-    return aware(base), aware(follow)
-
-
-def random_shift_mm(rng: np.random.Generator, max_mm: float) -> tuple[float, float]:
-    """A displacement of random direction and length up to ``max_mm``."""
-    a, r = rng.uniform(0, 2 * np.pi), max_mm * math.sqrt(rng.uniform(0, 1))
-    return float(r * math.cos(a)), float(r * math.sin(a))
-
-
-def natural_baseline_pose(rng: np.random.Generator, kind: Kind) -> Pose:
-    """Baseline placement: within a degree and a percent of the nominal set-up."""
-    return Pose(rotation_deg=float(rng.uniform(-1, 1)), tilt_deg=float(rng.uniform(0, 0.7)),
-                tilt_axis_deg=float(rng.uniform(0, 180)), scale=float(1 + rng.uniform(-0.01, 0.01)),
-                shift_mm=random_shift_mm(rng, 0.01 * kind.field_width_mm))
-
-
-def natural_followup_pose(rng: np.random.Generator, kind: Kind, base: Pose) -> Pose:
-    """Follow-up repositioning error: roll +-2 deg, tilt <= 1.4 deg relative, scale +-2 %,
-    aim moved by up to 2 % of the field width."""
-    dx, dy = random_shift_mm(rng, 0.02 * kind.field_width_mm)
-    return Pose(rotation_deg=base.rotation_deg + float(rng.uniform(-2, 2)),
-                tilt_deg=float(rng.uniform(0, 0.7)), tilt_axis_deg=float(rng.uniform(0, 180)),
-                scale=base.scale * float(1 + rng.uniform(-0.02, 0.02)),
-                shift_mm=(base.shift_mm[0] + dx, base.shift_mm[1] + dy))
-
-
-def natural_lighting_pair(rng: np.random.Generator, kind: Kind) -> tuple[Lighting, Lighting]:
-    """Baseline light and a follow-up within +-0.1 EV and +-5 mired, same fall-off."""
-    base = Lighting(exposure_ev=float(rng.uniform(-0.05, 0.05)),
-                    white_balance_shift_mired=float(rng.uniform(-2, 2)),
-                    gradient_strength=float(rng.uniform(0, 0.05)),
-                    gradient_direction_deg=float(rng.uniform(0, 360)),
-                    vignetting=kind.vignetting)
-    follow = replace(base, exposure_ev=base.exposure_ev + float(rng.uniform(-0.1, 0.1)),
-                     white_balance_shift_mired=base.white_balance_shift_mired
-                     + float(rng.uniform(-5, 5)))
-    return base, follow
 
 
 def clean_pair(rng: np.random.Generator, kind: Kind) -> tuple[Shot, Shot]:
