@@ -212,6 +212,7 @@ class QaRules:
 
     work_side_px: int
     measure_side_px: int
+    card_search_side_px: int
     region: RegionRules
     exposure: ExposureRules
     white_balance: WhiteBalanceRules

@@ -23,15 +23,10 @@ from photostation.protocol import Protocol
 from calibration.cards import find_card
 from calibration.patches import read_patches
 from photostation.qa.checks import (CardGreys, PairAnalysis, ShotAnalysis, analyse_shot, compare_shots,
-                                    pair_image_checks, shot_checks)
+                                    pair_image_checks, register_shots, shot_checks)
 from photostation.qa.pixels import ShotPixels, prepare
 from photostation.qa.pose import Intrinsics, intrinsics_from_exif
 from photostation.results import Check, Status, verdict
-
-# Cards are searched for on a copy this large: a card too small to be found there is too
-# small for its patches to be read reliably.
-CARD_SEARCH_SIDE = 1000
-
 
 @dataclass(frozen=True)
 class LoadedPhoto:
@@ -140,21 +135,34 @@ def view_kind(view: str | None, protocol: Protocol) -> str | None:
     return None
 
 
-def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None) -> ShotAnalysis | None:
-    """Image measurements of one photo (``None`` when its pixels are unreadable)."""
+def shot_pixels(photo: LoadedPhoto, protocol: Protocol) -> ShotPixels | None:
+    """The working copies of a photo's pixels (``None`` when they are unreadable)."""
     if photo.preview is None or min(photo.preview.shape[:2]) < 8:
         return None
     m = photo.metadata
     original = (m.width or photo.preview.shape[1], m.height or photo.preview.shape[0])
-    pixels = prepare(photo.preview, original, protocol.qa.work_side_px, protocol.qa.measure_side_px)
+    return prepare(photo.preview, original, protocol.qa.work_side_px, protocol.qa.measure_side_px)
+
+
+def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None, pixels: ShotPixels | None = None,
+            card: CardGreys | None | bool = True) -> ShotAnalysis | None:
+    """Image measurements of one photo (``None`` when its pixels are unreadable).
+
+    ``pixels`` and ``card`` may be given when already computed (``card=True``: search the
+    photo for a calibration card; ``None``: there is none)."""
+    pixels = pixels or shot_pixels(photo, protocol)
+    if pixels is None:
+        return None
+    if card is True:
+        card = _card_greys(photo.preview, pixels, protocol)
     return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa,
-                        card=_card_greys(photo.preview, pixels, protocol))
+                        card=card or None)
 
 
 def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol) -> CardGreys | None:
     """The grey patches of a calibration card in the shot, read on the measuring copy."""
     rgb8 = preview if preview.dtype == np.uint8 else np.clip(np.round(preview / 257.0), 0, 255).astype(np.uint8)
-    card = find_card(rgb8, max_side=CARD_SEARCH_SIDE, colorchecker_reference=protocol.calibration.colorchecker_reference)
+    card = find_card(rgb8, max_side=protocol.qa.card_search_side_px, colorchecker_reference=protocol.calibration.colorchecker_reference)
     if card is None:
         return None
     factor = pixels.linear.shape[1] / preview.shape[1]
@@ -241,19 +249,28 @@ def check_photo(photo: Path | str, protocol: Protocol, *, baseline: Path | str |
     _, path_visit, path_view = infer_from_path(photo)
     view = view or path_view
     visit = visit or path_visit
-    def load_and_analyse(path: Path | str) -> tuple[LoadedPhoto, ShotAnalysis | None]:
-        loaded = load_photo(path, protocol)
-        return loaded, analyse(loaded, protocol, view)
-
+    registration = None
     if baseline is None:
-        loaded, analysis = load_and_analyse(photo)
+        loaded = load_photo(photo, protocol)
+        analysis = analyse(loaded, protocol, view)
     else:
         # The two photos are read and measured side by side: decoding and most of the image
-        # maths release the GIL, so a second core halves the photographer's wait.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            shot_job, base_job = pool.submit(load_and_analyse, photo), pool.submit(load_and_analyse, baseline)
-            loaded, analysis = shot_job.result()
-            base, base_analysis = base_job.result()
+        # maths release the GIL, so a second core shortens the photographer's wait. The
+        # registration (the longest step) runs beside the card search of both shots.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            shot_job, base_job = pool.submit(load_photo, photo, protocol), pool.submit(load_photo, baseline, protocol)
+            loaded, base = shot_job.result(), base_job.result()
+            pixels, base_pixels = shot_pixels(loaded, protocol), shot_pixels(base, protocol)
+            reg_job = None
+            if pixels is not None and base_pixels is not None:
+                reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa)
+            card_jobs = [pool.submit(_card_greys, p.preview, px, protocol) if px is not None else None
+                         for p, px in ((loaded, pixels), (base, base_pixels))]
+            cards = [job.result() if job is not None else None for job in card_jobs]
+            analysis_job = pool.submit(analyse, loaded, protocol, view, pixels, cards[0])
+            base_analysis = analyse(base, protocol, view, base_pixels, cards[1])
+            analysis = analysis_job.result()
+            registration = reg_job.result() if reg_job is not None else None
     checks = photo_checks(loaded, protocol, now, view, analysis)
     base_meta, pair = None, None
     if baseline is not None:
@@ -264,6 +281,6 @@ def check_photo(photo: Path | str, protocol: Protocol, *, baseline: Path | str |
         checks += pair_checks(loaded.metadata, base.metadata, protocol, visit)
         if analysis is not None and base_analysis is not None:
             pair = compare_shots(analysis, base_analysis, loaded.intrinsics_at(analysis.pixels.detail_size),
-                                 base.intrinsics_at(base_analysis.pixels.detail_size), protocol.qa)
+                                 base.intrinsics_at(base_analysis.pixels.detail_size), protocol.qa, registration)
             checks += pair_image_checks(pair, protocol.qa)
     return ShotReport(verdict(checks), tuple(checks), loaded.metadata, base_meta, view, visit, pair)

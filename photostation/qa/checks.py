@@ -179,8 +179,28 @@ def _scaling(factor: float) -> np.ndarray:
     return np.diag([factor, factor, 1.0])
 
 
+def register_shots(follow: ShotPixels, base: ShotPixels, rules: QaRules) -> Registration:
+    """Register a follow-up's detail copy onto its baseline's (features + RANSAC).
+
+    Parameters
+    ----------
+    follow, base : ShotPixels
+    rules : QaRules
+
+    Returns
+    -------
+    Registration
+        The matrix maps follow-up detail pixels to baseline detail pixels.
+    """
+    g = rules.registration
+    return register(np.sqrt(follow.detail_luminance), np.sqrt(base.detail_luminance), work_side=g.work_side_px,
+                    max_features=g.max_features, ratio=g.ratio, ransac_px=g.ransac_px, min_inliers=g.min_inliers,
+                    min_inlier_share=g.min_inlier_share, min_overlap_pct=g.min_overlap_pct,
+                    max_scale_change=g.max_scale_change)
+
+
 def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics, base_k: Intrinsics,
-                  rules: QaRules) -> PairAnalysis:
+                  rules: QaRules, registration: Registration | None = None) -> PairAnalysis:
     """Register a follow-up to its baseline and compare exposure, colour, light, focus and pose.
 
     Parameters
@@ -189,12 +209,11 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     follow_k, base_k : Intrinsics
         Camera intrinsics at the detail (working) resolution of each shot.
     rules : QaRules
+    registration : Registration, optional
+        :func:`register_shots` of the two shots, when already computed (``check`` runs it
+        beside the card search).
     """
-    g = rules.registration
-    fy, by = follow.pixels.detail_luminance, base.pixels.detail_luminance
-    reg = register(np.sqrt(fy), np.sqrt(by), work_side=g.work_side_px, max_features=g.max_features, ratio=g.ratio,
-                   ransac_px=g.ransac_px, min_inliers=g.min_inliers, min_inlier_share=g.min_inlier_share,
-                   min_overlap_pct=g.min_overlap_pct, max_scale_change=g.max_scale_change)
+    reg = registration or register_shots(follow.pixels, base.pixels, rules)
     ratio = focus_ratio(follow.focus, base.focus)
     by_card = _card_comparison(follow.card, base.card)
     if not reg.ok:
