@@ -26,6 +26,7 @@ from photostation.qa.checks import (CardGreys, PairAnalysis, ShotAnalysis, analy
                                     pair_image_checks, register_shots, shot_checks)
 from photostation.qa.pixels import ShotPixels, prepare
 from photostation.qa.pose import Intrinsics, intrinsics_from_exif
+from photostation.qa.registration import Registration
 from photostation.results import Check, Status, verdict
 
 @dataclass(frozen=True)
@@ -223,6 +224,42 @@ def pair_checks(meta: PhotoMetadata, baseline: PhotoMetadata, protocol: Protocol
     return checks
 
 
+def _measure_pair(photo: Path | str, baseline: Path | str, protocol: Protocol, view: str | None
+                  ) -> tuple[LoadedPhoto, LoadedPhoto, ShotAnalysis | None, ShotAnalysis | None, Registration | None]:
+    """Read and measure a shot and its baseline side by side.
+
+    Decoding and most of the image maths release the GIL, so a second core shortens the
+    photographer's wait. The registration (the longest step), the card search and the
+    image measures all start as soon as the pixels are read: most shots carry no card, so
+    the measures are taken without one and are only repeated when a card is found. The
+    baseline is searched for a card only when the shot has one (a card comparison needs
+    both).
+    """
+    def read(path: Path | str) -> tuple[LoadedPhoto, ShotPixels | None]:
+        loaded = load_photo(path, protocol)
+        return loaded, shot_pixels(loaded, protocol)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        (loaded, pixels), (base, base_pixels) = pool.map(read, (photo, baseline))
+        reg_job = card_job = None
+        if pixels is not None and base_pixels is not None:
+            reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa)
+        if pixels is not None:
+            card_job = pool.submit(_card_greys, loaded.preview, pixels, protocol)
+        shot_job = pool.submit(analyse, loaded, protocol, view, pixels, None)
+        base_job = pool.submit(analyse, base, protocol, view, base_pixels, None)
+        card = card_job.result() if card_job is not None else None
+        base_card = (_card_greys(base.preview, base_pixels, protocol)
+                     if card is not None and base_pixels is not None else None)
+        analysis, base_analysis = shot_job.result(), base_job.result()
+        if card is not None:
+            analysis = analyse(loaded, protocol, view, pixels, card)
+        if base_card is not None:
+            base_analysis = analyse(base, protocol, view, base_pixels, base_card)
+        registration = reg_job.result() if reg_job is not None else None
+    return loaded, base, analysis, base_analysis, registration
+
+
 def check_photo(photo: Path | str, protocol: Protocol, *, baseline: Path | str | None = None,
                 now: dt.datetime | None = None, view: str | None = None,
                 visit: str | None = None) -> ShotReport:
@@ -254,23 +291,7 @@ def check_photo(photo: Path | str, protocol: Protocol, *, baseline: Path | str |
         loaded = load_photo(photo, protocol)
         analysis = analyse(loaded, protocol, view)
     else:
-        # The two photos are read and measured side by side: decoding and most of the image
-        # maths release the GIL, so a second core shortens the photographer's wait. The
-        # registration (the longest step) runs beside the card search of both shots.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            shot_job, base_job = pool.submit(load_photo, photo, protocol), pool.submit(load_photo, baseline, protocol)
-            loaded, base = shot_job.result(), base_job.result()
-            pixels, base_pixels = shot_pixels(loaded, protocol), shot_pixels(base, protocol)
-            reg_job = None
-            if pixels is not None and base_pixels is not None:
-                reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa)
-            card_jobs = [pool.submit(_card_greys, p.preview, px, protocol) if px is not None else None
-                         for p, px in ((loaded, pixels), (base, base_pixels))]
-            cards = [job.result() if job is not None else None for job in card_jobs]
-            analysis_job = pool.submit(analyse, loaded, protocol, view, pixels, cards[0])
-            base_analysis = analyse(base, protocol, view, base_pixels, cards[1])
-            analysis = analysis_job.result()
-            registration = reg_job.result() if reg_job is not None else None
+        loaded, base, analysis, base_analysis, registration = _measure_pair(photo, baseline, protocol, view)
     checks = photo_checks(loaded, protocol, now, view, analysis)
     base_meta, pair = None, None
     if baseline is not None:

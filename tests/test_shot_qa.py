@@ -15,6 +15,7 @@ from PIL import Image
 from photostation.shot import check_photo
 from photostation.synthetic import (ExifFields, Lighting, Optics, Pose, evolve_patch, make_scalp_patch,
                                     render_trichoscopy, write_jpeg)
+from photostation.synthetic.chart import render_colorchecker_scene
 from photostation_cli.main import main
 
 from .conftest import NOW
@@ -185,3 +186,23 @@ def test_cli_json_and_ghost_overlay(tmp_path, scalp, baseline, capsys):
     assert ((pixels[..., 0] == 0) & (pixels[..., 1] == 255) & (pixels[..., 2] == 0)).sum() > 100  # frame outline
     code = main(["check", str(photo), "--out", str(tmp_path / "out2")])
     assert code == 2 and "give --baseline" in capsys.readouterr().err
+
+
+def test_exposure_and_colour_are_measured_on_a_card_in_both_shots(tmp_path, protocol):
+    # A ColorChecker in front of a crown (the renderer's spectral chart): the follow-up is
+    # 0.5 EV brighter. The grey patches, a known neutral, give the difference.
+    exif = replace(EXIF, make="Canon", model="Canon EOS R8", lens="RF50mm F1.8", focal_length_mm=50.0,
+                   focal_length_35mm=50, flash_fired=True)
+    shots = {}
+    for label, ev, seed in (("baseline", 0.0, 1), ("month-6", 0.5, 2)):
+        chart = render_colorchecker_scene("D65", image_size=(1200, 900), chart_width_frac=0.35, exposure_ev=ev,
+                                          pose=Pose(rotation_deg=3.0), rng=seed)
+        when = BASE_TIME if label == "baseline" else BASE_TIME + dt.timedelta(days=182)
+        shots[label] = write_jpeg(tmp_path / "P1" / label / "vertex.jpg", chart.image,
+                                  replace(exif, captured_at=when))
+    report, checks = checks_of(shots["month-6"], protocol, shots["baseline"])
+    assert report.pair is not None and report.pair.measured_on == "card"
+    c = checks["exposure.difference_ev"]
+    assert c.value == pytest.approx(0.5, abs=0.1) and c.status != "pass" and "brighter" in c.message
+    assert "card" in checks["white_balance.shift_mired"].message
+    assert abs(checks["white_balance.shift_mired"].value) < 15.0
