@@ -3,8 +3,9 @@ hair detector (:func:`pipelines.hairs.detect_hairs`).
 
 Every close-up is rendered by photostation's own renderer
 (:func:`photostation.synthetic.render_trichoscopy`, 1600x1200, ~6.25 um/px) from a scalp
-patch of :func:`photostation.synthetic.make_scalp_patch` (15 % vellus hairs, dark brown
-hair, random skin, roll up to 20 deg), converted to linear light and given to
+patch of :func:`photostation.synthetic.make_scalp_patch` (15 % vellus hairs, random skin,
+roll up to 20 deg; the hair colour cycles through ``COLOURS`` across the images of part 1,
+dark brown elsewhere), converted to linear light and given to
 ``detect_hairs`` with the scale (``shaft_width_px`` = 80 um at the image's scale). Parts:
 
 1. **Density.** For each kind (clipped phototrichogram, unclipped long hair) and density
@@ -14,6 +15,7 @@ hair, random skin, roll up to 20 deg), converted to linear light and given to
    one terminal shaft width (80 um) of a true emergence point, the share of true emergence
    points with a detected root that close (recall), the error of the mean shaft width (um)
    and of the vellus share (points, width < 30 um), and the detection time per image.
+   The same figures per hair colour and kind (black to blond, and grey: 55 % white hairs).
    Targets: median absolute density error <= 5 % clipped, <= 10 % unclipped.
 2. **Change.** Baseline and month-6 photos of the same scalp (:func:`evolve_patch`, net
    change -10..+25 %, same pose): the density change measured from the two independent
@@ -56,13 +58,15 @@ from pipelines.hairs import HairRules, detect_hairs  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "hairs.json"
 RANGES = {"thinning": (80.0, 130.0), "normal": (130.0, 190.0), "dense": (190.0, 250.0)}
+COLOURS = ("black", "dark_brown", "brown", "auburn", "blond", "grey")
+"""Hair colours of the renderer, cycled across the density images."""
 VELLUS_UM = 30.0
 TERMINAL_UM = HairRules().terminal_width_um
 
 
-def _scene(seed: int, density: float):
+def _scene(seed: int, density: float, colour: str = "dark_brown"):
     rng = np.random.default_rng(seed)
-    patch = make_scalp_patch(rng, 20.0, 20.0, density_per_cm2=density, vellus_share=0.15,
+    patch = make_scalp_patch(rng, 20.0, 20.0, density_per_cm2=density, vellus_share=0.15, hair_colour=colour,
                              melanin=float(rng.uniform(0.1, 0.5)), redness=float(rng.uniform(0.1, 0.5)))
     pose = Pose(rotation_deg=float(rng.uniform(-20, 20)))
     return patch, pose, rng
@@ -110,16 +114,16 @@ def _one_core() -> None:
     warnings.filterwarnings("ignore")
 
 
-def _density_case(args: tuple[str, str, int, float]) -> dict[str, Any]:
-    kind, band, seed, density = args
+def _density_case(args: tuple[str, str, int, float, str]) -> dict[str, Any]:
+    kind, band, seed, density, colour = args
     _one_core()
-    patch, pose, _ = _scene(seed, density)
+    patch, pose, _ = _scene(seed, density, colour)
     render = render_trichoscopy(patch, pose, Lighting(), Optics(), image_size=(1600, 1200),
                                 clipped=kind == "clipped", rng=seed)
     out = _measure(render, kind == "clipped")
     # The kind the detector would find on its own (clipped=None).
     auto = detect_hairs(to_linear(render.image), shaft_width_px=TERMINAL_UM / (render.mm_per_px * 1000.0))
-    out.update(kind=kind, band=band, seed=seed, auto_kind_ok=bool(auto.clipped == (kind == "clipped")))
+    out.update(kind=kind, band=band, seed=seed, colour=colour, auto_kind_ok=bool(auto.clipped == (kind == "clipped")))
     return out
 
 
@@ -204,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     cases = []
     for kind in ("clipped", "unclipped"):
-        for band, (lo, hi) in RANGES.items():
-            for _ in range(per_band):
-                cases.append((kind, band, int(rng.integers(1, 2**31 - 1)), float(rng.uniform(lo, hi))))
+        for i, (band, (lo, hi)) in enumerate((b, r) for b, r in RANGES.items() for _ in range(per_band)):
+            cases.append((kind, band, int(rng.integers(1, 2**31 - 1)), float(rng.uniform(lo, hi)),
+                          COLOURS[i % len(COLOURS)]))
     changes = [(kind, int(rng.integers(1, 2**31 - 1)), float(rng.uniform(100, 230)), float(rng.uniform(-10, 25)))
                for kind in ("clipped", "unclipped") for _ in range(pairs)]
     t_start = time.perf_counter()
@@ -230,6 +234,21 @@ def main(argv: list[str] | None = None) -> int:
     _print_table("Density by kind and range (per image; density in hairs/cm2)",
                  ["kind", "range", "n", "truth", "measured", "med|err|%", "max|err|%", "bias%", "located%",
                   "recall%", "width err um", "vellus err pts", "kind ok%", "s/image"], table)
+    colour_table = []
+    for kind in ("clipped", "unclipped"):
+        for colour in COLOURS:
+            sel = [r for r in rows if r["kind"] == kind and r["colour"] == colour]
+            if not sel:
+                continue
+            s = _summary(sel)
+            summary[f"{kind}/colour/{colour}"] = s
+            colour_table.append([kind, colour, str(s["n"]), f"{s['truth_density']:.0f}", f"{s['density']:.0f}",
+                                 f"{s['median_abs_error_pct']:.1f}", f"{s['max_abs_error_pct']:.1f}",
+                                 f"{s['mean_error_pct']:+.1f}", f"{s['located_pct']:.0f}", f"{s['recall_pct']:.0f}",
+                                 f"{s['width_error_um']:+.1f}", f"{s['auto_kind_ok_pct']:.0f}"])
+    _print_table("Density by kind and hair colour (per image; density in hairs/cm2)",
+                 ["kind", "colour", "n", "truth", "measured", "med|err|%", "max|err|%", "bias%", "located%",
+                  "recall%", "width err um", "kind ok%"], colour_table)
     change_table = []
     change_summary = {}
     for kind in ("clipped", "unclipped"):
@@ -254,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'ok  ' if t['ok'] else 'MISS'} {t['name']}: {t['value']:.2f}")
     print(f"\n{len(rows) + 2 * len(change_rows)} renders in {time.perf_counter() - t_start:.0f} s")
     data = dict(benchmark="hairs", mode="quick" if args.quick else "full", seed=args.seed,
-                image_size=[1600, 1200], ranges=RANGES, summary=summary, change=change_summary, speed=speed,
+                image_size=[1600, 1200], ranges=RANGES, colours=list(COLOURS), summary=summary, change=change_summary, speed=speed,
                 targets=targets, images=rows, change_pairs=change_rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")

@@ -4,7 +4,9 @@ One public function, :func:`detect_hairs`, on a linear RGB array. The image is r
 working resolution where a terminal shaft is ~10 px wide and divided by a smooth skin
 background (normalised convolution of the skin pixels), so every channel reads "share of
 skin light": shafts are dark in all channels, follicle openings are brown, vellus hairs are
-light and yellowish.
+light and yellowish. The shaft core's darkness threshold and the lit-axis ridge threshold
+follow the image's own shaft contrast (lighter hair, lower thresholds), and white hair
+enters the core by its lightness over the skin.
 
 * **Clipped hair** (phototrichogram): dark shaft pieces are split into single shafts by
   fanning straight bands out of each root candidate (a brown follicle opening, else the
@@ -57,7 +59,20 @@ class HairRules:
     no scale is given (refined from the image)."""
     hair_darkness: float = 0.55
     """Darkness (``1 - I / skin`` in the least darkened channel) above which a pixel is in a
-    terminal shaft's core (shafts reach 0.8-0.95, openings ~0.4, cast shadows <= 0.35)."""
+    terminal shaft's core when the hair is dark (shafts reach 0.8-0.95, openings ~0.4, cast
+    shadows <= 0.35); the most the core threshold can be on lighter hair."""
+    shaft_level_percentile: float = 99.5
+    """Percentile of the darkness over the region taken as the image's shaft darkness (the
+    shafts' contrast; hair covers a few % of a clipped close-up even at low density)."""
+    relative_darkness: float = 0.6
+    """Core threshold as a share of the shaft darkness (lighter hair: a lower threshold),
+    capped at ``hair_darkness``."""
+    min_hair_darkness: float = 0.2
+    """Least core threshold, whatever the shaft darkness (bare skin, skin texture)."""
+    white_lightness: float = 0.25
+    """Lightness over the skin (``min(G, B) / skin - 1``) above which a pixel is in a white
+    (unpigmented) shaft's core: white hair is lighter than pink skin along its lit middle,
+    most of all in green and blue; skin texture and specks stay below ~0.17."""
     opening_brownness: float = 0.02
     """Smallest local brownness (red minus blue, relative to skin) of a follicle opening."""
     band_cover: float = 0.6
@@ -104,7 +119,16 @@ class HairRules:
     axis_sigma_widths: float = 0.12
     """Scale of the shaft-axis ridge filter, in terminal widths."""
     axis_ridge: float = 0.5
-    """Least ridge strength of a shaft's lit axis (log luminance)."""
+    """Least ridge strength of a shaft's lit axis (log luminance) on dark hair; the most the
+    axis threshold can be on lighter hair."""
+    axis_ridge_share: float = 0.4
+    """Axis threshold as a share of the image's axis strength (``axis_ridge_percentile`` of
+    the ridge response inside the shaft core): a light shaft's sheen adds less to its
+    luminance, so its lit axis is a weaker ridge."""
+    axis_ridge_percentile: float = 90.0
+    """Percentile of the ridge response inside the core taken as the image's axis strength."""
+    min_axis_ridge: float = 0.05
+    """Least axis threshold, whatever the image's axis strength."""
     width_level: float = 0.6
     """Shaft width is measured across the darkness profile at this share of its peak over
     the skin (above the cast shadow on one side)."""
@@ -183,6 +207,10 @@ class _Frame:
     """Expected terminal width (px, working resolution)."""
     scale: float
     """Working / input pixel size ratio (<= 1)."""
+    light: np.ndarray | None = None
+    """``(h, w)`` lightness over the skin ``min(G, B) / skin - 1`` (white hair), >= 0."""
+    level: float = 0.9
+    """Darkness of the image's shafts (``shaft_level_percentile`` of ``dark``)."""
 
 
 def skin_background(linear: np.ndarray, width_px: float) -> np.ndarray:
@@ -215,7 +243,8 @@ def skin_background(linear: np.ndarray, width_px: float) -> np.ndarray:
     return cv2.resize(level.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _frame(linear: np.ndarray, region: np.ndarray, width: float, target_width: float) -> _Frame:
+def _frame(linear: np.ndarray, region: np.ndarray, width: float, target_width: float,
+           rules: HairRules | None = None) -> _Frame:
     """Working copy at a resolution where a terminal shaft is about ``target_width`` px."""
     scale = min(1.0, target_width / width)
     if scale > 0.85:
@@ -230,14 +259,29 @@ def _frame(linear: np.ndarray, region: np.ndarray, width: float, target_width: f
     background = skin_background(linear, width)
     ratio = linear / np.maximum(background, 1e-4)
     dark = np.clip(1.0 - ratio.max(axis=2), 0.0, 1.0)
-    return _Frame(ratio, dark, region, width, scale)
+    rules = rules or HairRules()
+    light = np.clip(np.minimum(ratio[..., 1], ratio[..., 2]) - 1.0, 0.0, 1.0).astype(np.float32)
+    # The shafts' own darkness sets the core threshold: hair of every shade from black to
+    # blond covers a few % of a clipped close-up, so a high percentile lies on the shafts.
+    level = float(np.percentile(dark[region], rules.shaft_level_percentile)) if region.any() else 1.0
+    return _Frame(ratio, dark, region, width, scale, light, level)
+
+
+def _core_threshold(frame: _Frame, rules: HairRules) -> float:
+    """Darkness threshold of the shaft core: a share of the image's shaft darkness (light
+    hair differs less from the skin), at most ``hair_darkness`` and at least
+    ``min_hair_darkness``."""
+    return float(np.clip(rules.relative_darkness * frame.level, rules.min_hair_darkness, rules.hair_darkness))
 
 
 def _shaft_core(frame: _Frame, rules: HairRules) -> np.ndarray:
     """Pixels inside terminal shafts: darker than ``hair_darkness``, with a shaft's lit axis
     bridged (its sheen can be lighter than the threshold, above all on darker skin: a
     closing across ~0.4 shaft width) and specks removed (an opening)."""
-    core = (frame.dark > rules.hair_darkness).astype(np.uint8)
+    core = frame.dark > _core_threshold(frame, rules)
+    if frame.light is not None:
+        core |= frame.light > rules.white_lightness  # white hair: lighter than the skin
+    core = core.astype(np.uint8)
     k = _odd(0.4 * frame.width)
     core = cv2.morphologyEx(core, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     core = cv2.morphologyEx(core, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -407,7 +451,11 @@ def _shaft_axes(frame: _Frame, core: np.ndarray, rules: HairRules) -> np.ndarray
     y = (frame.ratio @ _LUMA).astype(np.float32)
     response = _ridge(np.log(np.maximum(y, 1e-3)), max(0.8, rules.axis_sigma_widths * frame.width))
     inner = cv2.erode(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    lines = skeletonize((response > rules.axis_ridge) & inner)
+    threshold = rules.axis_ridge
+    if inner.any():
+        strength = float(np.percentile(response[inner], rules.axis_ridge_percentile))
+        threshold = float(np.clip(rules.axis_ridge_share * strength, rules.min_axis_ridge, rules.axis_ridge))
+    lines = skeletonize((response > threshold) & inner)
     return cv2.dilate(lines.astype(np.float32), np.ones((3, 3), np.uint8)), lines
 
 
@@ -1039,12 +1087,12 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     guess = shaft_width_px or max(2.0, rules.default_width_fraction * min(h, w))
     if min(h, w) < 8 * guess or not region.any():
         return _empty((h, w), guess, True if clipped is None else clipped)
-    frame = _frame(linear, region, guess, rules.working_width_px)
+    frame = _frame(linear, region, guess, rules.working_width_px, rules)
     if not shaft_width_px:
         measured = _measure_width(frame, rules)
         if measured > 0 and not 0.8 < measured / frame.width < 1.25:
             guess = measured / frame.scale
-            frame = _frame(linear, region, guess, rules.working_width_px)
+            frame = _frame(linear, region, guess, rules.working_width_px, rules)
     kind = _looks_clipped(frame, rules) if clipped is None else bool(clipped)
     mm_per_px = rules.terminal_width_um / 1000.0 / shaft_width_px if shaft_width_px else None
     hidden = 0.0
@@ -1052,7 +1100,7 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
         shafts, _ = _count_clipped(frame, mm_per_px, rules)
         work = frame
     else:
-        work = _frame(linear, region, guess, rules.unclipped_width_px)
+        work = _frame(linear, region, guess, rules.unclipped_width_px, rules)
         shafts, hidden, _ = _count_unclipped(work, mm_per_px, rules)
     s = work.scale
     roots = np.array([x.root for x in shafts], float).reshape(-1, 2) / s

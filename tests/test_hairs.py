@@ -18,8 +18,9 @@ from pipelines.hairs import HairRules, detect_hairs
 TERMINAL_UM = HairRules().terminal_width_um
 
 
-def _render(clipped: bool, seed: int = 3, density: float = 150.0):
-    patch = make_scalp_patch(np.random.default_rng(seed), 14.0, 14.0, density_per_cm2=density, vellus_share=0.1)
+def _render(clipped: bool, seed: int = 3, density: float = 150.0, colour: str = "dark_brown"):
+    patch = make_scalp_patch(np.random.default_rng(seed), 14.0, 14.0, density_per_cm2=density, vellus_share=0.1,
+                             hair_colour=colour)
     return render_trichoscopy(patch, Pose(rotation_deg=10.0), Lighting(), Optics(), image_size=(1200, 900),
                               clipped=clipped, rng=seed)
 
@@ -50,6 +51,15 @@ def test_clipped_count_roots_and_widths_follow_the_truth(clipped_render, clipped
     assert det.multiplicity.min() >= 1 and det.multiplicity.max() <= HairRules().max_hairs_per_unit
     assert det.hidden_count == 0.0 and det.clipped is True
     assert det.hair_mask.shape == clipped_render.image.shape[:2] and det.hair_mask.any()
+
+
+def test_blond_clipped_hair_is_counted():
+    # Blond shafts differ little from the skin (darkness ~0.3 where dark hair reaches 0.9):
+    # the core threshold follows the image's own shaft darkness (a fixed one found ~25 %).
+    render = _render(True, seed=4, colour="blond")
+    width_px = TERMINAL_UM / (render.mm_per_px * 1000.0)
+    det = detect_hairs(to_linear(render.image), shaft_width_px=width_px, clipped=True)
+    assert det.count == pytest.approx(render.hair_count, rel=0.25)
 
 
 def test_kind_is_detected_from_shaft_lengths(clipped_render):
