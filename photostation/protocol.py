@@ -201,6 +201,10 @@ class CompareRules:
     skin_min_hue_ratio: float
     skin_max_hue_ratio: float
     skin_min_lightness: float
+    skin_boundary_position: float
+    skin_seed_erosion_px: int
+    skin_min_seed_share: float
+    skin_min_separation: float
     hair_detector: tuple[tuple[str, float], ...] = ()
     """``[density.detector]``: the hair detector's parameters (name, value), passed to
     ``pipelines.hairs.HairRules``."""

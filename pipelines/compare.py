@@ -273,7 +273,9 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
 
     if kind == "global":
         skin_rules = SkinRules(rules.skin_min_a, rules.skin_min_hue_ratio, rules.skin_max_hue_ratio,
-                               rules.skin_min_lightness)
+                               rules.skin_min_lightness, rules.skin_boundary_position,
+                               rules.skin_seed_erosion_px, rules.skin_min_seed_share,
+                               rules.skin_min_separation)
         region_b = scalp_region(base_lin, whole_frame=False, backdrop_texture_max=protocol.qa.region.backdrop_texture_max,
                                 min_share_pct=protocol.qa.region.min_share_pct).mask
         region_f = scalp_region(follow_lin, whole_frame=False,

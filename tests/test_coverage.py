@@ -1,0 +1,81 @@
+"""Hair coverage of crown photos (pipelines/coverage.py) against the renderer's hair mask."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from pipelines.coverage import SkinRules, hair_coverage
+from photostation.qa.pixels import to_linear
+from photostation.synthetic import CrownHead, Lighting, Optics, Pose, render_crown
+
+
+def skin_rules(protocol) -> SkinRules:
+    r = protocol.compare
+    return SkinRules(r.skin_min_a, r.skin_min_hue_ratio, r.skin_max_hue_ratio, r.skin_min_lightness,
+                     r.skin_boundary_position, r.skin_seed_erosion_px, r.skin_min_seed_share,
+                     r.skin_min_separation)
+
+
+def crown_photo(colour: str, seed: int):
+    """A thinning crown as the clinic's camera saves it (JPEG, quality 88), in linear RGB, with
+    the analysed area (the scalp away from the head outline) and the true coverage there."""
+    head = CrownHead(hair_colour=colour, thinning_severity=0.8, thinning_radius_mm=60.0, skin_melanin=0.3,
+                     seed=seed)
+    render = render_crown(head, Pose(), Lighting(), Optics(), image_size=(1600, 1200), rng=seed)
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(render.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    assert ok
+    rgb = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    region = cv2.erode(render.scalp_mask.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
+    truth = 100.0 * float((render.hair_mask & region).sum()) / float(region.sum())
+    return to_linear(rgb), region, truth
+
+
+@pytest.fixture(scope="module")
+def blond_crown():
+    return crown_photo("blond", 11)
+
+
+def test_blond_crown_coverage_within_two_points(blond_crown, protocol):
+    linear, region, truth = blond_crown
+    assert 60.0 < truth < 95.0  # skin shows through
+    measured = hair_coverage(linear, region, skin_rules(protocol)).coverage_pct
+    assert measured == pytest.approx(truth, abs=2.0)
+
+
+def test_fixed_rule_alone_overestimates_blond_coverage(blond_crown, protocol):
+    """The fixed L*a*b* rule (``boundary_position = 0``) counts the pixels mixing blond hair and
+    skin as hair: the reason for the per-image discriminant."""
+    linear, region, truth = blond_crown
+    fixed = replace(skin_rules(protocol), boundary_position=0.0)
+    assert hair_coverage(linear, region, fixed).coverage_pct > truth + 2.0
+
+
+@pytest.mark.parametrize("colour", ["dark_brown", "grey"])
+def test_crown_coverage_other_colours(colour, protocol):
+    linear, region, truth = crown_photo(colour, 12)
+    measured = hair_coverage(linear, region, skin_rules(protocol)).coverage_pct
+    assert measured == pytest.approx(truth, abs=2.0)
+
+
+def test_too_few_seeds_falls_back_to_the_fixed_rule(protocol):
+    """An area with (almost) no visible scalp gives the fixed rule's answer, not a split of the
+    hair into two classes."""
+    rng = np.random.default_rng(0)
+    hair = np.clip(np.array([0.02, 0.012, 0.008]) * rng.uniform(0.7, 1.3, (200, 200, 1)), 0, 1)
+    region = np.ones((200, 200), bool)
+    rules = skin_rules(protocol)
+    assert hair_coverage(hair, region, rules).coverage_pct == 100.0
+    assert hair_coverage(hair, region, rules).coverage_pct == \
+        hair_coverage(hair, region, replace(rules, boundary_position=0.0)).coverage_pct
+
+
+def test_brown_hair_keeps_the_fixed_rule(protocol):
+    """Brown hair has skin's hue: the fixed rule takes much of it for skin, its seeds are not
+    well apart, and the discriminant is not used (it would learn the wrong classes)."""
+    linear, region, _ = crown_photo("brown", 13)
+    rules = skin_rules(protocol)
+    assert hair_coverage(linear, region, rules).coverage_pct == \
+        hair_coverage(linear, region, replace(rules, boundary_position=0.0)).coverage_pct
