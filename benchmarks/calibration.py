@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -60,6 +59,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from calibration.reference import colorchecker24  # noqa: E402
+from benchmarks.records import write_results  # noqa: E402
 from photostation.protocol import load_protocol  # noqa: E402
 from calibration.project_card import CARD_HEIGHT_MM, CARD_WIDTH_MM  # noqa: E402
 from photostation.synthetic.camera import Lighting, Optics, Pose, local_px_per_mm, srgb_decode  # noqa: E402
@@ -921,14 +921,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: up to 2)")
     p.add_argument("--keep", action="store_true", help="keep the rendered photos (the folder is printed)")
     return p.parse_args(argv)
-
-
-def write_results(path: Path, data: dict[str, Any]) -> None:
-    """Write the JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,7 @@ from photostation.synthetic import (CrownHead, Optics, Pose,  # noqa: E402
                                     render_crown, render_trichoscopy, write_jpeg)
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM  # noqa: E402
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM  # noqa: E402
+from benchmarks.records import write_results  # noqa: E402
 from benchmarks.sessions import (INTERVAL_DAYS, camera_exif, capture_times,  # noqa: E402
                                  natural_baseline_pose, natural_followup_pose,
                                  Shot, natural_lighting_pair, random_shift_mm)
@@ -1047,14 +1048,6 @@ def code_version() -> dict[str, Any]:
             out[name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
                          "modified": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()}
     return out
-
-
-def write_results(path: Path, data: dict[str, Any]) -> None:
-    """Write the JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

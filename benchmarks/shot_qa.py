@@ -61,6 +61,7 @@ from photostation.synthetic.camera import (camera_extrinsics, illumination_field
                                            local_px_per_mm, project_points)
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM
+from benchmarks.records import write_results
 from benchmarks.sessions import (INTERVAL_DAYS, aware, camera_exif, capture_times,
                                  natural_baseline_pose, natural_followup_pose,
                                  natural_lighting_pair, Shot)
@@ -950,14 +951,6 @@ def main(argv: list[str] | None = None) -> int:
 def protocol_name(protocol: Protocol) -> str | None:
     """The protocol's name when it has one (for the record)."""
     return getattr(protocol, "name", None)
-
-
-def write_results(path: Path, data: dict[str, Any]) -> None:
-    """Write the JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def measure_focus(luminance: np.ndarray, region: np.ndarray, *, max_side: int = 
     if inner.sum() < 100:
         inner = np.ones_like(region)
     detail = float(fine[inner].var() / max(next_band[inner].var(), 1e-12))
-    ys, xs = np.nonzero(inner)
-    cy, cx = int(np.median(ys)), int(np.median(xs))
+    # The crop is centred on the region's centroid (image moments: no pixel lists).
+    m = cv2.moments(inner.astype(np.uint8), binaryImage=True)
+    cy, cx = int(m["m01"] / m["m00"]), int(m["m10"] / m["m00"])
     half = max_side // 2
     crop = luminance[max(0, cy - half):cy + half, max(0, cx - half):cx + half]
     return Focus(blur=round(float(blur_effect(crop)), 4), fine_detail=round(detail, 4))
