@@ -76,8 +76,8 @@ def _find_colorchecker(bgr: np.ndarray, reference: str) -> CardDetection | None:
     return CardDetection(COLORCHECKER, outline, quads, ref.patch_names, ref.linear_srgb, ref.neutrals, None)
 
 
-def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
-              colorchecker_reference: str = COLORCHECKER_NAME) -> CardDetection | None:
+def find_card(rgb8: np.ndarray, *, max_side: int = 2000, colorchecker_reference: str = COLORCHECKER_NAME,
+              colorchecker: bool = True) -> CardDetection | None:
     """Look for a PS-1 card, then for a ColorChecker Classic.
 
     Parameters
@@ -88,6 +88,8 @@ def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
         Detection runs on a copy at most this large; coordinates refer to ``rgb8``.
     colorchecker_reference : str
         Reference data set of the clinic's ColorChecker (see :func:`colorchecker24`).
+    colorchecker : bool
+        Look for a ColorChecker when no PS-1 card is found (False: the PS-1 card only).
 
     Returns
     -------
@@ -98,7 +100,10 @@ def find_card(rgb8: np.ndarray, *, max_side: int = 2000,
     # Marker corners are located on linear light: on gamma-encoded values the blur of the
     # black/white edge is lopsided and the corners sit ~0.5 px inside the markers.
     linear_grey = _SRGB8_TO_LINEAR8[cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)]
-    found = _find_ps1(linear_grey) or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), colorchecker_reference)
+    found = _find_ps1(linear_grey)
+    if found is None and not colorchecker:
+        return None
+    found = found or _find_colorchecker(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), colorchecker_reference)
     if found is None and max(small.shape[:2]) > 1000:
         # mcc's candidate search depends on the scale; a chart it misses at one size it
         # usually finds on a smaller copy (2 of 100 benchmark charts).

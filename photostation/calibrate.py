@@ -147,7 +147,7 @@ def _neutral_spread_pct(corrected: np.ndarray, measured: np.ndarray, reference: 
 
 def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: Protocol, *,
                     ccm_method: str | None = None, flat_field: FlatField | None = None,
-                    profile: EffectiveProfile | None = None) -> CalibrationReport:
+                    profile: EffectiveProfile | None = None, close_up: bool = False) -> CalibrationReport:
     """Calibrate one photo given as pixels.
 
     Parameters
@@ -163,6 +163,9 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
         The station's illumination profile, applied before the patches are read.
     profile : EffectiveProfile, optional
         The station's profile, used when no card is in the photo.
+    close_up : bool
+        A trichoscopy close-up: no ColorChecker is looked for unless the protocol's
+        ``calibration.colorchecker_in_close_ups`` says so.
 
     Returns
     -------
@@ -172,7 +175,8 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
     method = ccm_method or rules.ccm_method
     full_size = (metadata.width or rgb.shape[1], metadata.height or rgb.shape[0]) if metadata else \
         (rgb.shape[1], rgb.shape[0])
-    card = find_card(_to_uint8(rgb), max_side=CALIBRATION_SIDE, colorchecker_reference=rules.colorchecker_reference)
+    card = find_card(_to_uint8(rgb), max_side=CALIBRATION_SIDE, colorchecker_reference=rules.colorchecker_reference,
+                     colorchecker=rules.colorchecker_in_close_ups or not close_up)
     flags: list[str] = []
     checks: list[Check] = []
     if card is None:

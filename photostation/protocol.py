@@ -179,6 +179,7 @@ class CalibrationRules:
     colorchecker_patch_pitch_mm: float
     flat_field_max_ratio: float
     profile_max_age_days: int
+    colorchecker_in_close_ups: bool
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,10 @@ def _numbers(cls: type, table: dict[str, Any], where: str) -> Any:
         if kind in (int, float):
             value = _number(table[name], f"{where}.{name}")
             values[name] = int(value) if kind is int else value
+        elif kind is bool:
+            if not isinstance(table[name], bool):
+                raise InputError(f"protocol: '{where}.{name}' must be true or false")
+            values[name] = table[name]
         elif kind is str:
             if not isinstance(table[name], str):
                 raise InputError(f"protocol: '{where}.{name}' must be a string")

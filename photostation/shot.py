@@ -155,15 +155,19 @@ def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None, pixels: Sh
     if pixels is None:
         return None
     if card is True:
-        card = _card_greys(photo.preview, pixels, protocol)
+        card = _card_greys(photo.preview, pixels, protocol, view_kind(view, protocol) == "trichoscopy")
     return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa,
                         card=card or None)
 
 
-def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol) -> CardGreys | None:
-    """The grey patches of a calibration card in the shot, read on the measuring copy."""
+def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol, close_up: bool = False
+                ) -> CardGreys | None:
+    """The grey patches of a calibration card in the shot, read on the measuring copy (no
+    ColorChecker is looked for in a trichoscopy close-up unless the protocol says so)."""
     rgb8 = preview if preview.dtype == np.uint8 else np.clip(np.round(preview / 257.0), 0, 255).astype(np.uint8)
-    card = find_card(rgb8, max_side=protocol.qa.card_search_side_px, colorchecker_reference=protocol.calibration.colorchecker_reference)
+    rules = protocol.calibration
+    card = find_card(rgb8, max_side=protocol.qa.card_search_side_px, colorchecker_reference=rules.colorchecker_reference,
+                     colorchecker=rules.colorchecker_in_close_ups or not close_up)
     if card is None:
         return None
     factor = pixels.linear.shape[1] / preview.shape[1]
@@ -239,17 +243,18 @@ def _measure_pair(photo: Path | str, baseline: Path | str, protocol: Protocol, v
         loaded = load_photo(path, protocol)
         return loaded, shot_pixels(loaded, protocol)
 
+    close_up = view_kind(view, protocol) == "trichoscopy"
     with ThreadPoolExecutor(max_workers=4) as pool:
         (loaded, pixels), (base, base_pixels) = pool.map(read, (photo, baseline))
         reg_job = card_job = None
         if pixels is not None and base_pixels is not None:
             reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa)
         if pixels is not None:
-            card_job = pool.submit(_card_greys, loaded.preview, pixels, protocol)
+            card_job = pool.submit(_card_greys, loaded.preview, pixels, protocol, close_up)
         shot_job = pool.submit(analyse, loaded, protocol, view, pixels, None)
         base_job = pool.submit(analyse, base, protocol, view, base_pixels, None)
         card = card_job.result() if card_job is not None else None
-        base_card = (_card_greys(base.preview, base_pixels, protocol)
+        base_card = (_card_greys(base.preview, base_pixels, protocol, close_up)
                      if card is not None and base_pixels is not None else None)
         analysis, base_analysis = shot_job.result(), base_job.result()
         if card is not None:

@@ -20,7 +20,7 @@ This is the library behind ``photostation compare``. Steps:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +134,10 @@ def _finite(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
-def _calibration(rgb: np.ndarray, meta: PhotoMetadata, protocol: Protocol, profile) -> tuple[Any, list[str]]:
-    report = calibrate_image(rgb, meta, protocol, flat_field=profile.flat_field if profile else None, profile=profile)
+def _calibration(rgb: np.ndarray, meta: PhotoMetadata, protocol: Protocol, profile, close_up: bool
+                 ) -> tuple[Any, list[str]]:
+    report = calibrate_image(rgb, meta, protocol, flat_field=profile.flat_field if profile else None, profile=profile,
+                             close_up=close_up)
     notes = []
     if report.source == "fitted":
         notes.append(f"colour corrected with the {report.card.type} card in the photo")
@@ -196,6 +198,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     qa_view = "tricho-site" if kind == "trichoscopy" else "vertex"
     base_qa, follow_qa = analyse(base_photo, protocol, qa_view), analyse(follow_photo, protocol, qa_view)
     checks = pair_checks(follow_photo.metadata, base_photo.metadata, protocol, None)
+    pair = None
     if base_qa is not None and follow_qa is not None:
         pair = compare_shots(follow_qa, base_qa, follow_photo.intrinsics_at(follow_qa.pixels.detail_size),
                              base_photo.intrinsics_at(base_qa.pixels.detail_size), protocol.qa)
@@ -216,8 +219,9 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
             captured = meta.captured_datetime
             chosen = select_profile(factory, station, captured.date() if captured else now.date(), device)
             profile_b, profile_f = (chosen, profile_f) if name == "b" else (profile_b, chosen)
-    cal_b, notes_b = _calibration(base_rgb, base_photo.metadata, protocol, profile_b)
-    cal_f, notes_f = _calibration(follow_rgb, follow_photo.metadata, protocol, profile_f)
+    close_up = kind == "trichoscopy"
+    cal_b, notes_b = _calibration(base_rgb, base_photo.metadata, protocol, profile_b, close_up)
+    cal_f, notes_f = _calibration(follow_rgb, follow_photo.metadata, protocol, profile_f, close_up)
     flags += [f"baseline {n}" for n in notes_b] + [f"follow-up {n}" for n in notes_f]
     if (cal_b.source == "none") != (cal_f.source == "none"):
         flags.append("only one photo could be colour corrected: colours are compared uncorrected")
@@ -243,8 +247,15 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     # 3. Registration on the measurement copies.
     from photostation.qa.pixels import luminance
 
+    # The shot checks have registered the pair already: their matrix, brought to these
+    # copies' pixels, is the coarse step; the refinement runs here.
+    coarse = None
+    if pair is not None and pair.registration.ok and pair.matrix_original is not None:
+        f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
+        matrix = np.diag([factor, factor, 1.0]) @ pair.matrix_original @ np.diag([1 / f_factor, 1 / f_factor, 1.0])
+        coarse = replace(pair.registration, matrix=matrix / matrix[2, 2])
     reg = register_pair(luminance(follow_lin), luminance(base_lin), protocol.qa.registration,
-                        refine_side=rules.refine_side_px, max_residual_px=rules.max_residual_px)
+                        refine_side=rules.refine_side_px, max_residual_px=rules.max_residual_px, coarse=coarse)
     comparable = not blocking
     if not reg.trustworthy:
         comparable = False

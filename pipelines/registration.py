@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from photostation.protocol import RegistrationRules
 from photostation.qa.pixels import resize_to
-from photostation.qa.registration import overlap_pct, register
+from photostation.qa.registration import Registration, overlap_pct, register
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
 
 
 def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: RegistrationRules, *, refine_side: int,
-                  max_residual_px: float) -> PairRegistration:
+                  max_residual_px: float, coarse: Registration | None = None) -> PairRegistration:
     """Register a follow-up image onto its baseline.
 
     Parameters
@@ -56,12 +57,15 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
         Longest side of the copies for the refinement (0 = no refinement).
     max_residual_px : float
         A refined residual above this (in baseline pixels) is not trustworthy.
+    coarse : Registration, optional
+        The coarse step when already done on other copies of the same photos (the shot
+        checks register the pair too), its matrix brought to these images' pixels.
 
     Returns
     -------
     PairRegistration
     """
-    coarse = register(np.sqrt(np.clip(followup, 0, None)), np.sqrt(np.clip(baseline, 0, None)),
+    coarse = coarse or register(np.sqrt(np.clip(followup, 0, None)), np.sqrt(np.clip(baseline, 0, None)),
                       work_side=rules.work_side_px, max_features=rules.max_features, ratio=rules.ratio,
                       ransac_px=rules.ransac_px, min_inliers=rules.min_inliers,
                       min_inlier_share=rules.min_inlier_share, min_overlap_pct=rules.min_overlap_pct,
@@ -93,16 +97,16 @@ def _refine(followup: np.ndarray, baseline: np.ndarray, coarse: np.ndarray, side
     pts_f = np.float32([k.pt for k in kf]) / sf
     pts_b = np.float32([k.pt for k in kb]) / sb
     predicted = cv2.perspectiveTransform(pts_f.reshape(-1, 1, 2), coarse).reshape(-1, 2)
-    # Guided matching: among baseline features near the predicted position, the best descriptor.
-    radius = 6.0 / sb
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(df, db, k=8)
+    # Guided matching: among the baseline features near the predicted position (a k-d tree
+    # finds them), the closest descriptor. Only a few candidates per feature are compared,
+    # instead of every descriptor with every other.
+    near = cKDTree(pts_b).query_ball_point(predicted, r=6.0 / sb)
     src, dst = [], []
-    for candidates in pairs:
-        near = [m for m in candidates if np.hypot(*(pts_b[m.trainIdx] - predicted[m.queryIdx])) < radius]
-        if near:
-            best = min(near, key=lambda m: m.distance)
-            src.append(pts_f[best.queryIdx])
-            dst.append(pts_b[best.trainIdx])
+    for i, candidates in enumerate(near):
+        if candidates:
+            d = np.sum((db[candidates] - df[i]) ** 2, axis=1)
+            src.append(pts_f[i])
+            dst.append(pts_b[candidates[int(np.argmin(d))]])
     if len(src) < max(rules.min_inliers, 12):
         return None
     src, dst = np.float32(src), np.float32(dst)

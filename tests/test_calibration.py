@@ -14,6 +14,7 @@ import pytest
 from calibration.ccm import apply_correction, fit_correction
 from calibration.flatfield import apply_flat_field, fit_flat_field
 from photostation.calibrate import calibrate_image, correct_linear
+from photostation.errors import InputError
 from photostation.ledger import open_ledger
 from photostation.protocol import parse_protocol
 from photostation.qa.pixels import to_linear
@@ -175,3 +176,18 @@ def test_card_pdf_is_print_ready(tmp_path, capsys):
     assert width_pt * 25.4 / 72 == pytest.approx(85.6, abs=0.2)
     assert height_pt * 25.4 / 72 == pytest.approx(54.0, abs=0.2)
     assert main(["card", "--out", str(tmp_path / "card.svg")]) == 2
+
+
+def test_close_ups_are_not_searched_for_a_colorchecker(babel, protocol):
+    # A dermatoscope's field cannot hold the chart: close-ups skip the (slow) ColorChecker
+    # search unless the protocol asks for it; the PS-1 card is still looked for.
+    chart = render_colorchecker_scene("D65", rng=3)
+    assert calibrate_image(chart.image, None, babel).card.type == "colorchecker24"
+    assert calibrate_image(chart.image, None, babel, close_up=True).card is None
+    asked = parse_protocol('[calibration]\ncolorchecker_reference = "BabelColor Average"\n'
+                           'colorchecker_in_close_ups = true\n')
+    assert calibrate_image(chart.image, None, asked, close_up=True).card.type == "colorchecker24"
+    ps1 = render_project_card_scene(pose=Pose(rotation_deg=10.0), px_per_mm_at_card=7.0, background="scalp", rng=5)
+    assert calibrate_image(ps1.image, None, protocol, close_up=True).card.type == "ps1"
+    with pytest.raises(InputError, match="true or false"):
+        parse_protocol('[calibration]\ncolorchecker_in_close_ups = "yes"\n')
