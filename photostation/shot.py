@@ -146,18 +146,19 @@ def shot_pixels(photo: LoadedPhoto, protocol: Protocol) -> ShotPixels | None:
 
 
 def analyse(photo: LoadedPhoto, protocol: Protocol, view: str | None, pixels: ShotPixels | None = None,
-            card: CardGreys | None | bool = True) -> ShotAnalysis | None:
+            card: CardGreys | None | bool = True, pair_only: bool = False) -> ShotAnalysis | None:
     """Image measurements of one photo (``None`` when its pixels are unreadable).
 
     ``pixels`` and ``card`` may be given when already computed (``card=True``: search the
-    photo for a calibration card; ``None``: there is none)."""
+    photo for a calibration card; ``None``: there is none). ``pair_only``: only what the
+    comparison with another shot needs (a baseline's own measures are not repeated)."""
     pixels = pixels or shot_pixels(photo, protocol)
     if pixels is None:
         return None
     if card is True:
         card = _card_greys(photo.preview, pixels, protocol, view_kind(view, protocol) == "trichoscopy")
     return analyse_shot(pixels, whole_frame=view_kind(view, protocol) == "trichoscopy", rules=protocol.qa,
-                        card=card or None)
+                        card=card or None, pair_only=pair_only)
 
 
 def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol, close_up: bool = False
@@ -252,7 +253,7 @@ def _measure_pair(photo: Path | str, baseline: Path | str, protocol: Protocol, v
         if pixels is not None:
             card_job = pool.submit(_card_greys, loaded.preview, pixels, protocol, close_up)
         shot_job = pool.submit(analyse, loaded, protocol, view, pixels, None)
-        base_job = pool.submit(analyse, base, protocol, view, base_pixels, None)
+        base_job = pool.submit(analyse, base, protocol, view, base_pixels, None, True)
         card = card_job.result() if card_job is not None else None
         base_card = (_card_greys(base.preview, base_pixels, protocol, close_up)
                      if card is not None and base_pixels is not None else None)
@@ -260,7 +261,7 @@ def _measure_pair(photo: Path | str, baseline: Path | str, protocol: Protocol, v
         if card is not None:
             analysis = analyse(loaded, protocol, view, pixels, card)
         if base_card is not None:
-            base_analysis = analyse(base, protocol, view, base_pixels, base_card)
+            base_analysis = analyse(base, protocol, view, base_pixels, base_card, True)
         registration = reg_job.result() if reg_job is not None else None
     return loaded, base, analysis, base_analysis, registration
 

@@ -196,7 +196,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         if photo.decode_error:
             raise InputError(f"{label}: {photo.decode_error}")
     qa_view = "tricho-site" if kind == "trichoscopy" else "vertex"
-    base_qa, follow_qa = analyse(base_photo, protocol, qa_view), analyse(follow_photo, protocol, qa_view)
+    base_qa = analyse(base_photo, protocol, qa_view, pair_only=True)
+    follow_qa = analyse(follow_photo, protocol, qa_view)
     checks = pair_checks(follow_photo.metadata, base_photo.metadata, protocol, None)
     pair = None
     if base_qa is not None and follow_qa is not None:

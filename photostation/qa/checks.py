@@ -50,17 +50,19 @@ class ShotAnalysis:
 
     pixels: ShotPixels = field(repr=False)
     region: ScalpRegion = field(repr=False)
-    exposure: ExposureStats
-    white_balance: WhiteBalance
+    exposure: ExposureStats | None
+    """``None`` (as white balance, lighting and glare) when measured only for a comparison."""
+    white_balance: WhiteBalance | None
     focus: Focus
     illumination: IlluminationField | None
     illumination_measured_on: str
     """``"scalp"`` or ``"backdrop"``."""
-    glare_pct: float
+    glare_pct: float | None
     card: CardGreys | None = None
 
 
-def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card: CardGreys | None = None) -> ShotAnalysis:
+def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card: CardGreys | None = None,
+                 pair_only: bool = False) -> ShotAnalysis:
     """Measure exposure, white balance, focus, lighting and glare of one shot.
 
     Parameters
@@ -72,6 +74,9 @@ def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card:
     card : CardGreys, optional
         A calibration card in the shot: its grey patches give the white balance, and its
         area is left out of the scalp region.
+    pair_only : bool
+        Only what :func:`compare_shots` needs (region, focus, card): a baseline's own
+        exposure, colour, lighting and glare were judged when it was taken.
     """
     region = scalp_region(pixels.linear, whole_frame=whole_frame, backdrop_texture_max=rules.region.backdrop_texture_max,
                           min_share_pct=rules.region.min_share_pct)
@@ -80,6 +85,10 @@ def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card:
         cv2.fillConvexPoly(covered, np.round(card.outline).astype(np.int32), 1)
         covered = cv2.dilate(covered, np.ones((9, 9), np.uint8)).astype(bool)
         region = ScalpRegion(region.mask & ~covered, region.share_pct, region.backdrop_found)
+    focus = measure_focus(pixels.detail_luminance, _resized_mask(region.mask, pixels.detail_size))
+    if pair_only:
+        return ShotAnalysis(pixels=pixels, region=region, exposure=None, white_balance=None, focus=focus,
+                            illumination=None, illumination_measured_on="scalp", glare_pct=None, card=card)
     y = pixels.luminance
     log_y = np.log(np.clip(y, 1e-4, None))
     if region.backdrop_found:
@@ -94,7 +103,7 @@ def analyse_shot(pixels: ShotPixels, *, whole_frame: bool, rules: QaRules, card:
         exposure=measure_exposure(y, pixels.saturated, region.mask),
         white_balance=(balance_of_light(card.light_colour()) if card is not None
                        else estimate_white_balance(pixels.linear, region.mask)),
-        focus=measure_focus(pixels.detail_luminance, _resized_mask(region.mask, pixels.detail_size)),
+        focus=focus,
         illumination=illumination,
         illumination_measured_on=lit,
         glare_pct=glare_share_pct(pixels.linear, region.mask, near_white=rules.glare.near_white,
