@@ -188,6 +188,7 @@ class CompareRules:
 
     measure_side_px: int
     refine_side_px: int
+    refine_max_features: int
     max_residual_px: float
     min_overlap_pct: float
     blocking_checks: tuple[str, ...]

@@ -256,7 +256,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         matrix = np.diag([factor, factor, 1.0]) @ pair.matrix_original @ np.diag([1 / f_factor, 1 / f_factor, 1.0])
         coarse = replace(pair.registration, matrix=matrix / matrix[2, 2])
     reg = register_pair(luminance(follow_lin), luminance(base_lin), protocol.qa.registration,
-                        refine_side=rules.refine_side_px, max_residual_px=rules.max_residual_px, coarse=coarse)
+                        refine_side=rules.refine_side_px, max_residual_px=rules.max_residual_px,
+                        refine_features=rules.refine_max_features, coarse=coarse)
     comparable = not blocking
     if not reg.trustworthy:
         comparable = False

@@ -44,7 +44,8 @@ def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
 
 
 def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: RegistrationRules, *, refine_side: int,
-                  max_residual_px: float, coarse: Registration | None = None) -> PairRegistration:
+                  max_residual_px: float, refine_features: int = 6000,
+                  coarse: Registration | None = None) -> PairRegistration:
     """Register a follow-up image onto its baseline.
 
     Parameters
@@ -57,6 +58,8 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
         Longest side of the copies for the refinement (0 = no refinement).
     max_residual_px : float
         A refined residual above this (in baseline pixels) is not trustworthy.
+    refine_features : int
+        SIFT features per image of the refinement.
     coarse : Registration, optional
         The coarse step when already done on other copies of the same photos (the shot
         checks register the pair too), its matrix brought to these images' pixels.
@@ -74,7 +77,7 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
         return PairRegistration(None, coarse.inliers, None, coarse.overlap_pct, False, coarse.reason)
     matrix, inliers, residual = coarse.matrix, coarse.inliers, coarse.residual_px
     if refine_side > 0:
-        refined = _refine(followup, baseline, coarse.matrix, refine_side, rules)
+        refined = _refine(followup, baseline, coarse.matrix, refine_side, rules, refine_features)
         if refined is not None:
             matrix, inliers, residual = refined
     h, w = followup.shape[:2]
@@ -86,10 +89,10 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
 
 
 def _refine(followup: np.ndarray, baseline: np.ndarray, coarse: np.ndarray, side: int,
-            rules: RegistrationRules) -> tuple[np.ndarray, int, float] | None:
+            rules: RegistrationRules, features: int) -> tuple[np.ndarray, int, float] | None:
     grey_f, sf = _grey8(np.sqrt(np.clip(followup, 0, None)), side)
     grey_b, sb = _grey8(np.sqrt(np.clip(baseline, 0, None)), side)
-    sift = cv2.SIFT_create(nfeatures=4 * rules.max_features)
+    sift = cv2.SIFT_create(nfeatures=features)
     kf, df = sift.detectAndCompute(grey_f, None)
     kb, db = sift.detectAndCompute(grey_b, None)
     if df is None or db is None or len(kf) < rules.min_inliers or len(kb) < rules.min_inliers:
