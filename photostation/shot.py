@@ -165,6 +165,8 @@ def _card_greys(preview: np.ndarray, pixels: ShotPixels, protocol: Protocol, clo
                 ) -> CardGreys | None:
     """The grey patches of a calibration card in the shot, read on the measuring copy (no
     ColorChecker is looked for in a trichoscopy close-up unless the protocol says so)."""
+    if protocol.qa.card_search_side_px <= 0:  # the clinic keeps no card in its shots
+        return None
     rgb8 = preview if preview.dtype == np.uint8 else np.clip(np.round(preview / 257.0), 0, 255).astype(np.uint8)
     rules = protocol.calibration
     card = find_card(rgb8, max_side=protocol.qa.card_search_side_px, colorchecker_reference=rules.colorchecker_reference,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photostation.protocol import parse_protocol
 from photostation.shot import check_photo
 from photostation.synthetic import (ExifFields, Lighting, Optics, Pose, evolve_patch, make_scalp_patch,
                                     render_trichoscopy, write_jpeg)
@@ -206,3 +207,7 @@ def test_exposure_and_colour_are_measured_on_a_card_in_both_shots(tmp_path, prot
     assert c.value == pytest.approx(0.5, abs=0.1) and c.status != "pass" and "brighter" in c.message
     assert "card" in checks["white_balance.shift_mired"].message
     assert abs(checks["white_balance.shift_mired"].value) < 15.0
+    # A clinic without cards switches the search off: the same pair is compared on the scene.
+    no_cards = parse_protocol("[qa]\ncard_search_side_px = 0\n")
+    report, _ = checks_of(shots["month-6"], no_cards, shots["baseline"])
+    assert report.pair is not None and report.pair.measured_on != "card"
