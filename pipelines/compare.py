@@ -62,9 +62,7 @@ class SideMeasurement:
     area_cm2: float | None
 
     def to_json(self) -> dict[str, Any]:
-        def r(v: float | None, d: int = 3) -> float | None:
-            return None if v is None or not np.isfinite(v) else round(float(v), d)
-
+        r = _finite
         return {"hair_count": self.hair_count, "density_per_cm2": r(self.density_per_cm2),
                 "coverage_pct": r(self.coverage_pct), "mean_shaft_width_um": r(self.mean_shaft_width_um),
                 "vellus_pct": r(self.vellus_pct), "area_px": self.area_px, "area_cm2": r(self.area_cm2, 5),
@@ -191,7 +189,10 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     flags: list[str] = []
 
     # 1. The photographer's checks on the pair.
-    base_photo, follow_photo = load_photo(baseline, protocol), load_photo(followup, protocol)
+    # Each file is read once: its bytes serve the checks' copy and the measurement copy.
+    base_bytes, follow_bytes = read_bytes(baseline), read_bytes(followup)
+    base_photo = load_photo(base_bytes, protocol, name=str(baseline))
+    follow_photo = load_photo(follow_bytes, protocol, name=str(followup))
     for photo, label in ((base_photo, "baseline"), (follow_photo, "follow-up")):
         if photo.decode_error:
             raise InputError(f"{label}: {photo.decode_error}")
@@ -212,8 +213,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
             flags.append(f"(warn) {c.name}: {c.message}")
 
     # 2. Calibration before measurement.
-    base_rgb = decode(read_bytes(baseline), str(baseline), max_side=rules.measure_side_px)
-    follow_rgb = decode(read_bytes(followup), str(followup), max_side=rules.measure_side_px)
+    base_rgb = decode(base_bytes, str(baseline), max_side=rules.measure_side_px)
+    follow_rgb = decode(follow_bytes, str(followup), max_side=rules.measure_side_px)
     profile_b = profile_f = None
     if station and factory is not None:
         for meta, name in ((base_photo.metadata, "b"), (follow_photo.metadata, "f")):
