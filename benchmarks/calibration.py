@@ -39,10 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -59,7 +56,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from calibration.reference import colorchecker24  # noqa: E402
-from benchmarks.records import write_results  # noqa: E402
+from benchmarks.records import benchmark_parser, photo_folder, write_results  # noqa: E402
 from photostation.protocol import load_protocol  # noqa: E402
 from calibration.project_card import CARD_HEIGHT_MM, CARD_WIDTH_MM  # noqa: E402
 from photostation.synthetic.camera import Lighting, Optics, Pose, local_px_per_mm, srgb_decode  # noqa: E402
@@ -914,12 +911,8 @@ def print_headline(rows: list[dict[str, Any]]) -> None:
 # ---------------------------------------------------------------------------- main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer photos (about 1-2 min)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: up to 2)")
-    p.add_argument("--keep", action="store_true", help="keep the rendered photos (the folder is printed)")
+    p = benchmark_parser(__doc__.split("\n\n")[0], DEFAULT_OUT, quick="fewer photos (about 1-2 min)",
+                         jobs="worker processes (default: up to 2)")
     return p.parse_args(argv)
 
 
@@ -939,8 +932,7 @@ def main(argv: list[str] | None = None) -> int:
     bad_cases = build_bad_cases(rng, counts)
     scale_cases = build_scale_cases(rng, counts["scale"])
     flat_cases = build_flat_cases(rng, counts["flat"])
-    work_dir = Path(tempfile.mkdtemp(prefix="photostation-calibration-"))
-    try:
+    with photo_folder("calibration", args.keep) as work_dir:
         print(f"calibration ({mode}, seed {args.seed}): {len(colour_cases)} + {len(babel_cases)} ColorChecker photos, "
               f"{len(bad_cases)} bad "
               f"ones, {len(scale_cases)} PS-1 photos, {len(flat_cases)} flat-field pairs, {counts['no_card']} no-card "
@@ -988,11 +980,6 @@ def main(argv: list[str] | None = None) -> int:
             "cases": {"colour": colour_results, "colour_babelcolor": babel_results, "bad": bad_results,
                       "scale": scale_results, "flat": flat_results, "no_card": no_card}})
         print(f"results: {args.out}")
-    finally:
-        if args.keep:
-            print(f"photos kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 

@@ -36,7 +36,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -61,7 +60,7 @@ from photostation.synthetic import (CrownHead, Optics, Pose,  # noqa: E402
                                     render_crown, render_trichoscopy, write_jpeg)
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM  # noqa: E402
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM  # noqa: E402
-from benchmarks.records import write_results  # noqa: E402
+from benchmarks.records import benchmark_parser, photo_folder, write_results  # noqa: E402
 from benchmarks.sessions import (INTERVAL_DAYS, camera_exif, capture_times,  # noqa: E402
                                  natural_baseline_pose, natural_followup_pose,
                                  Shot, natural_lighting_pair, random_shift_mm)
@@ -949,14 +948,8 @@ def print_headline(rows: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer pairs (about 3 minutes)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                    help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                    help="processes rendering and comparing pairs (default: up to 2)")
-    ap.add_argument("--keep", action="store_true", help="keep the rendered photos (folder is printed)")
+    ap = benchmark_parser(__doc__.split("\n\n")[0], DEFAULT_OUT, quick="fewer pairs (about 3 minutes)",
+                          jobs="processes rendering and comparing pairs (default: up to 2)")
     ap.add_argument("--no-speed", action="store_true", help="skip the 12 MP speed part")
     ap.add_argument("--speed-worker", metavar="SPEC", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
@@ -969,9 +962,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     counts = COUNTS[mode]
     started = time.perf_counter()
-    work_dir = Path(tempfile.mkdtemp(prefix="photostation-compare-"))
     version = code_version()
-    try:
+    with photo_folder("compare", args.keep) as work_dir:
         cases = build_cases(args.seed, counts, speed=not args.no_speed)
         print(f"compare ({mode}, seed {args.seed}): {len(cases)} pairs, {args.jobs} process(es), "
               f"photos in {work_dir}", file=sys.stderr)
@@ -1020,11 +1012,6 @@ def main(argv: list[str] | None = None) -> int:
             "code": version, "code_changed_during_run": changed,
             "errors": errors, "runtime_s": runtime_s, "cases": results})
         print(f"results: {args.out}")
-    finally:
-        if args.keep:
-            print(f"photos kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 

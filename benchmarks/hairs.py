@@ -33,8 +33,6 @@ The numbers describe rendered images, not real clinic photos (see the README).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 import warnings
@@ -55,6 +53,7 @@ from photostation.qa.pixels import to_linear  # noqa: E402
 from photostation.synthetic import (Lighting, Optics, Pose, evolve_patch,  # noqa: E402
                                     make_scalp_patch, render_trichoscopy)
 from pipelines.hairs import HairRules, detect_hairs  # noqa: E402
+from benchmarks.records import benchmark_parser, write_results  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "hairs.json"
 RANGES = {"thinning": (80.0, 130.0), "normal": (130.0, 190.0), "dense": (190.0, 250.0)}
@@ -191,13 +190,8 @@ def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer photos (about 1-2 min)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="worker processes (default: up to 2; each detection runs on one core)")
+    p = benchmark_parser(__doc__.split("\n\n")[0], DEFAULT_OUT, quick="fewer photos (about 1-2 min)",
+                         jobs="worker processes (default: up to 2; each detection runs on one core)", keep=False)
     return p.parse_args(argv)
 
 
@@ -275,10 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     data = dict(benchmark="hairs", mode="quick" if args.quick else "full", seed=args.seed,
                 image_size=[1600, 1200], ranges=RANGES, colours=list(COLOURS), summary=summary, change=change_summary, speed=speed,
                 targets=targets, images=rows, change_pairs=change_rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
-    tmp.replace(args.out)
+    write_results(args.out, data)
     print(f"results: {args.out}")
     return 0
 

@@ -29,11 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -61,7 +58,7 @@ from photostation.synthetic.camera import (camera_extrinsics, illumination_field
                                            local_px_per_mm, project_points)
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM
-from benchmarks.records import write_results
+from benchmarks.records import benchmark_parser, photo_folder, write_results
 from benchmarks.sessions import (INTERVAL_DAYS, aware, camera_exif, capture_times,
                                  natural_baseline_pose, natural_followup_pose,
                                  natural_lighting_pair, Shot)
@@ -894,13 +891,8 @@ def print_headline(det: dict[str, Any], acc: dict[str, Any], rows: list[dict[str
 # --------------------------------------------------------------------------- main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer cases (about 3 minutes)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                    help="processes rendering and checking pairs (default: up to 2)")
-    ap.add_argument("--keep", action="store_true", help="keep the rendered photos (folder is printed)")
+    ap = benchmark_parser(__doc__.split("\n\n")[0], DEFAULT_OUT, quick="fewer cases (about 3 minutes)",
+                          jobs="processes rendering and checking pairs (default: up to 2)")
     ap.add_argument("--no-speed", action="store_true", help="skip the 24 MP speed part")
     return ap.parse_args(argv)
 
@@ -911,8 +903,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = COUNTS[mode]
     started = time.perf_counter()
     protocol = load_protocol()
-    work_dir = Path(tempfile.mkdtemp(prefix="photostation-shot-qa-"))
-    try:
+    with photo_folder("shot-qa", args.keep) as work_dir:
         cases = build_cases(args.seed, counts)
         print(f"shot_qa ({mode}, seed {args.seed}): {len(cases)} pairs at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}, "
               f"{args.jobs} process(es), photos in {work_dir}", file=sys.stderr)
@@ -940,11 +931,6 @@ def main(argv: list[str] | None = None) -> int:
             "targets": rows, "detection": det, "accuracy": acc, "speed": speed,
             "runtime_s": runtime_s, "cases": results})
         print(f"results: {args.out}")
-    finally:
-        if args.keep:
-            print(f"photos kept in {work_dir}")
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 
