@@ -109,6 +109,8 @@ elif page == "Compare":
         data = result.to_json()
         if data["comparable"]:
             st.success(f"comparable; outcome: {data['change']['outcome'] or 'none without a scale'}")
+            for flag in data["flags"]:  # warnings, e.g. a density that is unreliable on light hair
+                st.warning(flag)
         else:
             st.error("not comparable: " + "; ".join(data["flags"][:3]))
         st.dataframe([{"": side, **{k: data[side][k] for k in ("hair_count", "density_per_cm2", "coverage_pct",

@@ -504,6 +504,11 @@ def ok_tricho(r: dict[str, Any]) -> bool:
     return "truth" in r and "measured" in r and r["kind"] != "crown"
 
 
+def density_flagged(measured: dict[str, Any]) -> bool:
+    """Did photostation flag the pair's densities as unreliable (``density: ...`` flags)?"""
+    return any(flag.startswith("density:") for flag in measured["flags"])
+
+
 def image_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per trichoscopy image (baseline and follow-up of the density pairs)."""
     rows = []
@@ -522,6 +527,7 @@ def image_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "vellus_err_pts": None if m["vellus_pct"] is None or t["vellus_pct"] is None
                 else m["vellus_pct"] - t["vellus_pct"],
                 "truth_width_um": t["mean_shaft_width_um"], "truth_vellus_pct": t["vellus_pct"],
+                "flagged": density_flagged(r["measured"]),
                 "nonfinite_widths": ((r.get("detections") or {}).get(side) or {}).get("nonfinite_widths")})
     return rows
 
@@ -547,7 +553,10 @@ def density_tables(results: list[dict[str, Any]]) -> dict[str, Any]:
             "width_reported": sum(x["width_err_um"] is not None for x in sel),
             "images_with_nonfinite_widths": sum(bool(x["nonfinite_widths"]) for x in sel),
             "truth_width_median_um": float(np.median([x["truth_width_um"] for x in sel])) if sel else None,
-            "truth_vellus_median_pct": float(np.median([x["truth_vellus_pct"] for x in sel])) if sel else None})
+            "truth_vellus_median_pct": float(np.median([x["truth_vellus_pct"] for x in sel])) if sel else None,
+            "flagged_images": sum(x["flagged"] for x in sel),
+            "flagged_colours": sorted({x["colour"] for x in sel if x["flagged"]}),
+            "unflagged_density_err_pct": stats([x["density_err_pct"] for x in sel if not x["flagged"]])})
         for colour in HAIR_COLOURS:
             cs = [x for x in sel if x["colour"] == colour]
             if cs:
@@ -578,7 +587,7 @@ def change_tables(results: list[dict[str, Any]]) -> dict[str, Any]:
                  else m["followup"]["density_per_cm2"] - m["baseline"]["density_per_cm2"])
         out["pairs"].append({
             "case_id": r["case_id"], "kind": r["kind"], "colour": r["scene"]["hair_colour"],
-            "comparable": m["comparable"], "flags": m["flags"],
+            "comparable": m["comparable"], "flags": m["flags"], "flagged": density_flagged(m),
             "truth_change_per_cm2": t["change_per_cm2"], "truth_change_pct": t["change_pct"],
             "matched_change_per_cm2": matched, "naive_change_per_cm2": naive,
             "matched_err_pct": None if matched is None else 100.0 * (matched - t["change_per_cm2"]) / base_truth,
@@ -600,6 +609,8 @@ def change_tables(results: list[dict[str, Any]]) -> dict[str, Any]:
                                        max((p["truth_change_pct"] for p in sel), default=None)],
             "matched": stats([p["matched_err_pct"] for p in sel]),
             "naive": stats([p["naive_err_pct"] for p in sel]),
+            "flagged_pairs": sum(p["flagged"] for p in sel),
+            "unflagged_matched": stats([p["matched_err_pct"] for p in sel if not p["flagged"]]),
             "matched_better_pct": None if not with_both else
             100.0 * sum(abs(p["matched_err_pct"]) < abs(p["naive_err_pct"]) for p in with_both) / len(with_both),
             "ci95_coverage_pct": None if not covers else 100.0 * sum(covers) / len(covers),
@@ -812,6 +823,12 @@ def print_density(d: dict[str, Any]) -> None:
         if row["width_reported"] < row["images"]:
             print(f"  {row['kind']}: mean shaft width reported for {row['width_reported']} of {row['images']} images; "
                   f"{row['images_with_nonfinite_widths']} images have detections with a non-finite width")
+    print("-- images whose pair photostation flagged as unreliable ('density: light hair' / 'density: long hair')")
+    for row in d["by_kind"]:
+        u = row["unflagged_density_err_pct"]
+        print(f"  {row['kind']}: {row['flagged_images']} of {row['images']} images flagged "
+              f"({', '.join(row['flagged_colours']) or 'none'}); the other {u['n']}: median |err| "
+              f"{f(u['median_abs']).strip()} %, max {f(u['max_abs']).strip()} %")
     print("-- by hair colour")
     print(f"{'kind':<10}{'colour':<11}{'imgs':>5} {'|err|% med':>10}{'max':>7}{'bias':>7}  {'width bias um':>13}")
     for row in d["by_colour"]:
@@ -840,6 +857,10 @@ def print_change(ch: dict[str, Any]) -> None:
               f"{f(m['bias'])} | {f(n['median_abs'], 16)}{f(n['p95_abs'])}{f(n['max_abs'])}{f(n['bias'])} | "
               f"{f(row['matched_better_pct'], 6, 0)}{f(row['ci95_coverage_pct'], 9, 0)}"
               + (f"  (no change reported: {row['no_change_reported']})" if row["no_change_reported"] else ""))
+    for row in ch["by_kind"]:
+        u = row["unflagged_matched"]
+        print(f"  {row['kind']}: {row['flagged_pairs']} of {row['pairs']} pairs flagged unreliable; the other {u['n']}: "
+              f"matched |err| median {f(u['median_abs']).strip()} %, p95 {f(u['p95_abs']).strip()} %")
     print("-- hair matching against the renderer's hair identities (medians per pair, common area)")
     print(f"{'kind':<10}{'matched':>9}{'(truth)':>8}{'lost':>7}{'(truth)':>8}{'new':>7}{'(truth)':>8}")
     for row in ch["by_kind"]:
@@ -996,7 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = targets(dens, ch, reg, cov, speed)
         print_headline(rows)
         version_end = code_version()
-        changed = [k for k, v in version.items() if k.endswith(".py") and version_end.get(k) != v]
+        # the content, not the file time: a file saved again unchanged does not taint the run
+        changed = [k for k, v in version.items() if k.endswith(".py")
+                   and (version_end.get(k) or {}).get("sha256") != v["sha256"]]
         if changed:
             print(f"\nWARNING: changed while the benchmark ran: {', '.join(changed)}. The accuracy parts used the "
                   f"version at the start (the worker processes had imported it); the speed subprocess imported the "

@@ -199,6 +199,8 @@ class CompareRules:
     coverage_change_threshold_pts: float
     vellus_max_width_um: float
     terminal_width_um: float
+    min_shaft_darkness: float
+    max_estimated_share_pct: float
     skin_min_a: float
     skin_min_hue_ratio: float
     skin_max_hue_ratio: float

@@ -345,13 +345,16 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
                       rules.vellus_max_width_um, hidden_b)
     follow_side = _side(det_f, in_f, det_f.width_px * magnification, follow_mask_in_base, inside, area_px, area_cm2,
                         work_scale, rules.vellus_max_width_um, hidden_f)
+    visible_b = float(det_b.multiplicity[in_b].sum())
+    visible_f = float(det_f.multiplicity[in_f].sum())
+    flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness),
+                           (_share(hidden_b, visible_b), _share(hidden_f, visible_f)), rules)
     per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
     tile_b = tile_index(matching.base_roots, (h, w), tiles)
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
     lost = np.bincount(tile_b, weights=matching.lost, minlength=tiles * tiles)
     new = np.bincount(tile_f, weights=matching.new, minlength=tiles * tiles)
     # Matched roots are the seen ones; with hidden roots (long hair) they stand for all hairs.
-    visible_b = float(det_b.multiplicity[in_b].sum())
     represents = (visible_b + hidden_b) / visible_b if visible_b else 1.0
     change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2 * represents,
                                    resamples=rules.bootstrap_resamples, seed=0)
@@ -409,6 +412,51 @@ def _points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = np.zeros(len(p), bool)
     out[ok] = mask[p[ok, 1], p[ok, 0]]
     return out
+
+
+def density_flags(shaft_darkness: tuple[float, float], estimated_pct: tuple[float, float],
+                  rules: CompareRules) -> list[str]:
+    """Flags (``density: ...``) for densities that are reported but unreliable.
+
+    Parameters
+    ----------
+    shaft_darkness : tuple of float
+        Baseline's and follow-up's :attr:`HairDetection.shaft_darkness`.
+    estimated_pct : tuple of float
+        Baseline's and follow-up's share (%) of the hair count that is an estimate of hidden
+        roots rather than roots seen (long hair).
+    rules : CompareRules
+        ``min_shaft_darkness`` and ``max_estimated_share_pct`` from ``[density]``.
+
+    Returns
+    -------
+    list of str
+        Light hair is counted poorly (a known failure of automatic counting; phototrichogram
+        protocols dye it), and so is long hair whose roots lie mostly under other hairs.
+    """
+    def which(bad: tuple[bool, bool]) -> str:
+        return "both photos" if all(bad) else ("baseline" if bad[0] else "follow-up")
+
+    flags = []
+    light = tuple(bool(d < rules.min_shaft_darkness) for d in shaft_darkness)
+    if any(light):
+        least = min(d for d, b in zip(shaft_darkness, light) if b)
+        flags.append(f"density: light hair ({which(light)}: the shafts are {100 * least:.0f} % darker than the skin, "
+                     f"below {100 * rules.min_shaft_darkness:.0f} %): the count is unreliable; dye light hair "
+                     "for a phototrichogram")
+    hidden = tuple(bool(p > rules.max_estimated_share_pct) for p in estimated_pct)
+    if any(hidden):
+        most = max(estimated_pct)
+        flags.append(f"density: long hair ({which(hidden)}: {most:.0f} % of the count is an estimate of roots hidden "
+                     f"under other hairs, above {rules.max_estimated_share_pct:.0f} %): clip the field for a "
+                     "phototrichogram count")
+    return flags
+
+
+def _share(hidden: float, visible: float) -> float:
+    """Share (%) of a count that is hidden hairs."""
+    total = hidden + visible
+    return 100.0 * hidden / total if total > 0 else 0.0
 
 
 def _side(det: HairDetection, selected: np.ndarray, widths_px: np.ndarray, hair_mask: np.ndarray, area: np.ndarray,

@@ -171,6 +171,10 @@ class HairDetection:
     hidden_count: float = 0.0
     """Long hair: expected hairs whose emergence points lie under other hairs (not in the
     arrays; spread over the area where roots cannot be seen). 0 for clipped hair."""
+    shaft_darkness: float = float("nan")
+    """How much darker than the skin the shafts are, ``1 - I_hair / I_skin`` in the channel
+    the hair darkens least (``shaft_level_percentile`` of the darkness over the region):
+    ~0.95 for black hair, ~0.5-0.6 for blond. NaN when nothing was analysed."""
 
     @property
     def count(self) -> int:
@@ -1114,4 +1118,4 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     unit = np.array([x.unit for x in shafts], int)
     fine = np.array([x.fine for x in shafts], bool)
     return HairDetection(roots, ends, widths, lengths, mult, frame.width / frame.scale, mask, kind, unit, fine,
-                         float(hidden))
+                         float(hidden), frame.level)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipelines.change import bootstrap_rate_change, outcome, tile_areas
-from pipelines.compare import compare_pair
+from pipelines.compare import compare_pair, density_flags
 from pipelines.matching import match_hairs
 from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pose, evolve_crown, evolve_patch,
                                     make_scalp_patch, render_crown, render_trichoscopy, write_jpeg)
@@ -93,6 +93,38 @@ def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
     assert change["ci95_density_per_cm2"][0] <= change["density_per_cm2"] <= change["ci95_density_per_cm2"][1]
     assert change["outcome"] in ("improved", "stable", "worse")
     assert data["scale"] == {"mm_per_px": pytest.approx(base.mm_per_px, rel=1e-6), "source": "--mm-per-px"}
+    assert not [f for f in data["flags"] if f.startswith("density:")]  # dark clipped hair: reliable
+
+
+def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
+    patch = make_scalp_patch(np.random.default_rng(31), 12, 12, density_per_cm2=150, vellus_share=0.1,
+                             hair_colour="blond")
+    kw = dict(image_size=(1000, 750), field_width_mm=7.5, clipped=True, focal_length_35mm=40)
+    base = render_trichoscopy(patch, Pose(), Lighting(), Optics(), rng=1, **kw)
+    follow = render_trichoscopy(patch, Pose(rotation_deg=3.0), Lighting(), Optics(), rng=2, **kw)
+    b = write_jpeg(tmp_path / "P1" / "baseline" / "tricho-vertex.jpg", base.image, TRICHO_EXIF)
+    f = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", follow.image,
+                   replace(TRICHO_EXIF, captured_at=T0 + SIX_MONTHS))
+    data = compare_pair(b, f, protocol, mm_per_px=base.mm_per_px, now=NOW).to_json()
+    # Still measured and comparable (the photos match), but the count is flagged.
+    assert data["comparable"] is True and data["baseline"]["density_per_cm2"] > 0
+    light = [x for x in data["flags"] if x.startswith("density: light hair (both photos")]
+    assert len(light) == 1 and "dye" in light[0]
+
+
+def test_density_flags_name_the_photo_and_the_reason(protocol):
+    rules = protocol.compare
+    assert density_flags((0.95, 0.9), (0.0, 0.0), rules) == []
+    only_follow = density_flags((0.95, rules.min_shaft_darkness - 0.1), (0.0, 0.0), rules)
+    assert len(only_follow) == 1 and only_follow[0].startswith("density: light hair (follow-up:")
+    assert "60 % darker" in only_follow[0]
+    limit = rules.max_estimated_share_pct
+    long_hair = density_flags((0.95, 0.95), (limit + 30.0, limit - 1.0), rules)
+    assert len(long_hair) == 1 and long_hair[0].startswith("density: long hair (baseline:")
+    assert f"{limit + 30.0:.0f} % of the count" in long_hair[0]
+    both = density_flags((0.5, 0.6), (limit + 1.0, limit + 5.0), rules)
+    assert [x.split(" (")[0] for x in both] == ["density: light hair", "density: long hair"]
+    assert "50 % darker" in both[0] and "(both photos" in both[1]
 
 
 def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):

@@ -62,6 +62,16 @@ def test_blond_clipped_hair_is_counted():
     assert det.count == pytest.approx(render.hair_count, rel=0.25)
 
 
+def test_shaft_darkness_tells_light_hair_from_dark(clipped_detection):
+    # The compare flags light hair on this figure ([density] min_shaft_darkness).
+    threshold = load_protocol().compare.min_shaft_darkness
+    assert clipped_detection.shaft_darkness > threshold + 0.1  # dark brown
+    blond = _render(True, seed=4, colour="blond")
+    width_px = TERMINAL_UM / (blond.mm_per_px * 1000.0)
+    det = detect_hairs(to_linear(blond.image), shaft_width_px=width_px, clipped=True)
+    assert 0.3 < det.shaft_darkness < threshold
+
+
 def test_kind_is_detected_from_shaft_lengths(clipped_render):
     width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
     assert detect_hairs(to_linear(clipped_render.image), shaft_width_px=width_px).clipped is True
