@@ -13,7 +13,9 @@ This is the library behind ``photostation compare``. Steps:
 3. Registration (coarse, then refined) of the follow-up onto the baseline; an untrustworthy
    registration or too small an overlap makes the pair not comparable.
 4. Trichoscopy: hairs are detected in each photo, counted by emergence point in the common
-   area, matched one-to-one, and the density change is (new - lost) / area.
+   area, and the hairs seen are matched one-to-one; the density change is (new - lost) / area,
+   scaled by the baseline's count over its hairs seen (hairs lying exactly over others and,
+   on long hair, hidden roots are counted from the image but cannot be matched).
    Global views: hair coverage of the common scalp area in each photo, and its change.
 5. Tile bootstrap for the 95 % interval; the outcome against the protocol's threshold.
 """
@@ -331,8 +333,10 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     follow_mask_in_base = cv2.warpPerspective(det_f.hair_mask.astype(np.uint8), reg.matrix, (w, h),
                                               flags=cv2.INTER_NEAREST).astype(bool)
     gate = rules.match_gate_widths * det_b.shaft_width_px
-    matching = match_hairs(det_b.roots_px[in_b], det_b.ends_px[in_b], det_b.multiplicity[in_b], roots_f[in_f],
-                           ends_f[in_f], det_f.multiplicity[in_f], gate_px=gate, base_mask=det_b.hair_mask,
+    # Matched on the hairs seen: those the unit-size prior adds (hairs lying exactly over
+    # each other) are placed in each photo independently, and would only add false changes.
+    matching = match_hairs(det_b.roots_px[in_b], det_b.ends_px[in_b], det_b.seen[in_b], roots_f[in_f],
+                           ends_f[in_f], det_f.seen[in_f], gate_px=gate, base_mask=det_b.hair_mask,
                            follow_mask_in_base=follow_mask_in_base)
     area_px = int(inside.sum())
     area_cm2 = area_px * work_scale ** 2 / 100.0 if work_scale else None
@@ -354,8 +358,10 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
     lost = np.bincount(tile_b, weights=matching.lost, minlength=tiles * tiles)
     new = np.bincount(tile_f, weights=matching.new, minlength=tiles * tiles)
-    # Matched roots are the seen ones; with hidden roots (long hair) they stand for all hairs.
-    represents = (visible_b + hidden_b) / visible_b if visible_b else 1.0
+    # Matched hairs are the seen ones; they stand for all hairs counted (those the prior adds
+    # to units, and on long hair the roots hidden under other hairs).
+    seen_b = float(det_b.seen[in_b].sum())
+    represents = (visible_b + hidden_b) / seen_b if seen_b else 1.0
     change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2 * represents,
                                    resamples=rules.bootstrap_resamples, seed=0)
     base_rate = base_side.hair_count / area_px * per_cm2 if area_px else float("nan")

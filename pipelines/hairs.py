@@ -171,6 +171,10 @@ class HairDetection:
     hidden_count: float = 0.0
     """Long hair: expected hairs whose emergence points lie under other hairs (not in the
     arrays; spread over the area where roots cannot be seen). 0 for clipped hair."""
+    seen_multiplicity: np.ndarray | None = None
+    """``(N,)`` hairs of each detection seen in the image: ``multiplicity`` less the hairs
+    the unit-size prior added (hairs of a unit lying exactly over each other). These are
+    the hairs two photos can be matched on. None: all of ``multiplicity``."""
     shaft_darkness: float = float("nan")
     """How much darker than the skin the shafts are, ``1 - I_hair / I_skin`` in the channel
     the hair darkens least (``shaft_level_percentile`` of the darkness over the region):
@@ -181,6 +185,11 @@ class HairDetection:
         """Hairs counted: the detections' multiplicities plus, on long hair, the expected
         hairs with hidden roots."""
         return int(round(float(self.multiplicity.sum()) + self.hidden_count))
+
+    @property
+    def seen(self) -> np.ndarray:
+        """``(N,)`` hairs of each detection seen in the image (see ``seen_multiplicity``)."""
+        return self.multiplicity if self.seen_multiplicity is None else self.seen_multiplicity
 
     def in_region(self, region: np.ndarray) -> np.ndarray:
         """Bool per detection: does its emergence point lie in a region mask?"""
@@ -347,6 +356,8 @@ class _Shaft:
     multiplicity: int = 1
     unit: int = -1
     fine: bool = False
+    seen: int = -1
+    """Hairs seen in the image (-1: all of ``multiplicity``); the rest come from the prior."""
 
 
 def _fan(core_f: np.ndarray, all_axes: np.ndarray, axes: np.ndarray, root: np.ndarray, axis: float,
@@ -819,6 +830,8 @@ def _hidden_hairs(frame: _Frame, core: np.ndarray, shafts: list[_Shaft], mm_per_
         seen.append(sum(m.multiplicity for m in members))
         widest.append(wide)
         longest.append(max(terminal or members, key=lambda m: float(np.hypot(*(m.end - m.root)))))
+    for sh in shafts:
+        sh.seen = sh.multiplicity
     if not seen:
         return
     seen = np.array(seen)
@@ -1054,7 +1067,7 @@ def _looks_clipped(frame: _Frame, rules: HairRules) -> bool:
 def _empty(shape: tuple[int, int], width: float, clipped: bool) -> HairDetection:
     z = np.zeros((0, 2))
     return HairDetection(z, z.copy(), np.zeros(0), np.zeros(0), np.zeros(0, int), float(width),
-                         np.zeros(shape, bool), clipped, np.zeros(0, int), np.zeros(0, bool), 0.0)
+                         np.zeros(shape, bool), clipped, np.zeros(0, int), np.zeros(0, bool), 0.0, np.zeros(0, int))
 
 
 def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_width_px: float | None = None,
@@ -1117,5 +1130,6 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
         mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     unit = np.array([x.unit for x in shafts], int)
     fine = np.array([x.fine for x in shafts], bool)
+    seen = np.array([x.multiplicity if x.seen < 0 else x.seen for x in shafts], int)
     return HairDetection(roots, ends, widths, lengths, mult, frame.width / frame.scale, mask, kind, unit, fine,
-                         float(hidden), frame.level)
+                         float(hidden), seen, frame.level)

@@ -50,6 +50,11 @@ def test_clipped_count_roots_and_widths_follow_the_truth(clipped_render, clipped
     assert np.median(um) == pytest.approx(clipped_render.mean_shaft_width_um, abs=25.0)
     assert det.multiplicity.min() >= 1 and det.multiplicity.max() <= HairRules().max_hairs_per_unit
     assert det.hidden_count == 0.0 and det.clipped is True
+    # Hairs seen vs counted: the unit-size prior adds hairs lying exactly over others (the
+    # truth here has ~25 % more hairs than separate shafts show), never removes seen ones
+    # below one per detection.
+    assert (det.seen >= 1).all() and (det.seen <= det.multiplicity + 1).all()
+    assert 0.6 * truth < det.seen.sum() < det.multiplicity.sum()
     assert det.hair_mask.shape == clipped_render.image.shape[:2] and det.hair_mask.any()
 
 
