@@ -837,7 +837,7 @@ def print_density(d: dict[str, Any]) -> None:
         if row["width_reported"] < row["images"]:
             print(f"  {row['kind']}: mean shaft width reported for {row['width_reported']} of {row['images']} images; "
                   f"{row['images_with_nonfinite_widths']} images have detections with a non-finite width")
-    print("-- images whose pair photostation flagged as unreliable ('density: light hair' / 'density: long hair')")
+    print("-- images whose pair photostation flagged as unreliable ('density: light hair' / 'grey hair' / 'long hair')")
     for row in d["by_kind"]:
         u = row["unflagged_density_err_pct"]
         print(f"  {row['kind']}: {row['flagged_images']} of {row['images']} images flagged "

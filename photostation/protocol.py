@@ -200,6 +200,7 @@ class CompareRules:
     vellus_max_width_um: float
     terminal_width_um: float
     min_shaft_darkness: float
+    max_white_hair_pct: float
     max_estimated_share_pct: float
     skin_min_a: float
     skin_min_hue_ratio: float

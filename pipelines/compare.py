@@ -352,7 +352,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     visible_b = float(det_b.multiplicity[in_b].sum())
     visible_f = float(det_f.multiplicity[in_f].sum())
     flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness),
-                           (_share(hidden_b, visible_b), _share(hidden_f, visible_f)), rules)
+                           (_share(hidden_b, visible_b), _share(hidden_f, visible_f)), rules,
+                           (det_b.white_hair_pct, det_f.white_hair_pct))
     per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
     tile_b = tile_index(matching.base_roots, (h, w), tiles)
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
@@ -421,7 +422,7 @@ def _points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def density_flags(shaft_darkness: tuple[float, float], estimated_pct: tuple[float, float],
-                  rules: CompareRules) -> list[str]:
+                  rules: CompareRules, white_hair_pct: tuple[float, float] = (0.0, 0.0)) -> list[str]:
     """Flags (``density: ...``) for densities that are reported but unreliable.
 
     Parameters
@@ -432,13 +433,17 @@ def density_flags(shaft_darkness: tuple[float, float], estimated_pct: tuple[floa
         Baseline's and follow-up's share (%) of the hair count that is an estimate of hidden
         roots rather than roots seen (long hair).
     rules : CompareRules
-        ``min_shaft_darkness`` and ``max_estimated_share_pct`` from ``[density]``.
+        ``min_shaft_darkness``, ``max_white_hair_pct`` and ``max_estimated_share_pct`` from
+        ``[density]``.
+    white_hair_pct : tuple of float
+        Baseline's and follow-up's :attr:`HairDetection.white_hair_pct`.
 
     Returns
     -------
     list of str
-        Light hair is counted poorly (a known failure of automatic counting; phototrichogram
-        protocols dye it), and so is long hair whose roots lie mostly under other hairs.
+        Light and grey hair are counted poorly (known failures of automatic counting;
+        phototrichogram protocols dye such hair), and so is long hair whose roots lie mostly
+        under other hairs.
     """
     def which(bad: tuple[bool, bool]) -> str:
         return "both photos" if all(bad) else ("baseline" if bad[0] else "follow-up")
@@ -449,6 +454,12 @@ def density_flags(shaft_darkness: tuple[float, float], estimated_pct: tuple[floa
         least = min(d for d, b in zip(shaft_darkness, light) if b)
         flags.append(f"density: light hair ({which(light)}: the shafts are {100 * least:.0f} % darker than the skin, "
                      f"below {100 * rules.min_shaft_darkness:.0f} %): the count is unreliable; dye light hair "
+                     "for a phototrichogram")
+    white = tuple(bool(p > rules.max_white_hair_pct) for p in white_hair_pct)
+    if any(white):
+        most = max(p for p, b in zip(white_hair_pct, white) if b)
+        flags.append(f"density: grey hair ({which(white)}: white shafts cover {most:.1f} % of the field, "
+                     f"above {rules.max_white_hair_pct:.1f} %): the count is unreliable; dye grey hair "
                      "for a phototrichogram")
     hidden = tuple(bool(p > rules.max_estimated_share_pct) for p in estimated_pct)
     if any(hidden):

@@ -175,6 +175,10 @@ class HairDetection:
     """``(N,)`` hairs of each detection seen in the image: ``multiplicity`` less the hairs
     the unit-size prior added (hairs of a unit lying exactly over each other). These are
     the hairs two photos can be matched on. None: all of ``multiplicity``."""
+    white_hair_pct: float = float("nan")
+    """Share (%) of the analysed region lighter than the skin by more than
+    ``white_lightness``: the white shafts of grey hair (~2-4 % of a clipped close-up of grey
+    hair on the renders, under 1 % for every other colour). NaN when nothing was analysed."""
     shaft_darkness: float = float("nan")
     """How much darker than the skin the shafts are, ``1 - I_hair / I_skin`` in the channel
     the hair darkens least (``shaft_level_percentile`` of the darkness over the region):
@@ -1064,6 +1068,13 @@ def _looks_clipped(frame: _Frame, rules: HairRules) -> bool:
     return bool(long_share < 0.5)
 
 
+def _white_pct(frame: _Frame, rules: HairRules) -> float:
+    """Share (%) of the region whose lightness over the skin marks a white shaft."""
+    if frame.light is None or not frame.region.any():
+        return float("nan")
+    return 100.0 * float(np.mean(frame.light[frame.region] > rules.white_lightness))
+
+
 def _empty(shape: tuple[int, int], width: float, clipped: bool) -> HairDetection:
     z = np.zeros((0, 2))
     return HairDetection(z, z.copy(), np.zeros(0), np.zeros(0), np.zeros(0, int), float(width),
@@ -1132,4 +1143,4 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     fine = np.array([x.fine for x in shafts], bool)
     seen = np.array([x.multiplicity if x.seen < 0 else x.seen for x in shafts], int)
     return HairDetection(roots, ends, widths, lengths, mult, frame.width / frame.scale, mask, kind, unit, fine,
-                         float(hidden), seen, frame.level)
+                         float(hidden), seen, _white_pct(frame, rules), frame.level)

@@ -125,6 +125,10 @@ def test_density_flags_name_the_photo_and_the_reason(protocol):
     both = density_flags((0.5, 0.6), (limit + 1.0, limit + 5.0), rules)
     assert [x.split(" (")[0] for x in both] == ["density: light hair", "density: long hair"]
     assert "50 % darker" in both[0] and "(both photos" in both[1]
+    white = rules.max_white_hair_pct
+    grey = density_flags((0.9, 0.9), (0.0, 0.0), rules, (white - 0.1, white + 1.0))
+    assert len(grey) == 1 and grey[0].startswith("density: grey hair (follow-up: white shafts cover")
+    assert f"{white + 1.0:.1f} % of the field" in grey[0]
 
 
 def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):

@@ -75,6 +75,12 @@ def test_shaft_darkness_tells_light_hair_from_dark(clipped_detection):
     width_px = TERMINAL_UM / (blond.mm_per_px * 1000.0)
     det = detect_hairs(to_linear(blond.image), shaft_width_px=width_px, clipped=True)
     assert 0.3 < det.shaft_darkness < threshold
+    # Grey hair is told by its white shafts ([density] max_white_hair_pct), not by darkness.
+    white_limit = load_protocol().compare.max_white_hair_pct
+    assert clipped_detection.white_hair_pct < 0.5 * white_limit and det.white_hair_pct < white_limit
+    grey = _render(True, seed=6, colour="grey")
+    width_px = TERMINAL_UM / (grey.mm_per_px * 1000.0)
+    assert detect_hairs(to_linear(grey.image), shaft_width_px=width_px, clipped=True).white_hair_pct > white_limit
 
 
 def test_kind_is_detected_from_shaft_lengths(clipped_render):
