@@ -349,11 +349,10 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
                       rules.vellus_max_width_um, hidden_b)
     follow_side = _side(det_f, in_f, det_f.width_px * magnification, follow_mask_in_base, inside, area_px, area_cm2,
                         work_scale, rules.vellus_max_width_um, hidden_f)
-    visible_b = float(det_b.multiplicity[in_b].sum())
-    visible_f = float(det_f.multiplicity[in_f].sum())
-    flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness),
-                           (_share(hidden_b, visible_b), _share(hidden_f, visible_f)), rules,
-                           (det_b.white_hair_pct, det_f.white_hair_pct))
+    counted_b = float(det_b.multiplicity[in_b].sum())
+    counted_f = float(det_f.multiplicity[in_f].sum())
+    flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness), (det_b.white_hair_pct, det_f.white_hair_pct),
+                           (_share(hidden_b, counted_b), _share(hidden_f, counted_f)), rules)
     per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
     tile_b = tile_index(matching.base_roots, (h, w), tiles)
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
@@ -362,7 +361,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     # Matched hairs are the seen ones; they stand for all hairs counted (those the prior adds
     # to units, and on long hair the roots hidden under other hairs).
     seen_b = float(det_b.seen[in_b].sum())
-    represents = (visible_b + hidden_b) / seen_b if seen_b else 1.0
+    represents = (counted_b + hidden_b) / seen_b if seen_b else 1.0
     change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2 * represents,
                                    resamples=rules.bootstrap_resamples, seed=0)
     base_rate = base_side.hair_count / area_px * per_cm2 if area_px else float("nan")
@@ -421,22 +420,22 @@ def _points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def density_flags(shaft_darkness: tuple[float, float], estimated_pct: tuple[float, float],
-                  rules: CompareRules, white_hair_pct: tuple[float, float] = (0.0, 0.0)) -> list[str]:
+def density_flags(shaft_darkness: tuple[float, float], white_hair_pct: tuple[float, float],
+                  estimated_pct: tuple[float, float], rules: CompareRules) -> list[str]:
     """Flags (``density: ...``) for densities that are reported but unreliable.
 
     Parameters
     ----------
     shaft_darkness : tuple of float
         Baseline's and follow-up's :attr:`HairDetection.shaft_darkness`.
+    white_hair_pct : tuple of float
+        Baseline's and follow-up's :attr:`HairDetection.white_hair_pct`.
     estimated_pct : tuple of float
         Baseline's and follow-up's share (%) of the hair count that is an estimate of hidden
         roots rather than roots seen (long hair).
     rules : CompareRules
         ``min_shaft_darkness``, ``max_white_hair_pct`` and ``max_estimated_share_pct`` from
         ``[density]``.
-    white_hair_pct : tuple of float
-        Baseline's and follow-up's :attr:`HairDetection.white_hair_pct`.
 
     Returns
     -------

@@ -114,19 +114,19 @@ def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
 
 def test_density_flags_name_the_photo_and_the_reason(protocol):
     rules = protocol.compare
-    assert density_flags((0.95, 0.9), (0.0, 0.0), rules) == []
-    only_follow = density_flags((0.95, rules.min_shaft_darkness - 0.1), (0.0, 0.0), rules)
+    assert density_flags((0.95, 0.9), (0.0, 0.0), (0.0, 0.0), rules) == []
+    only_follow = density_flags((0.95, rules.min_shaft_darkness - 0.1), (0.0, 0.0), (0.0, 0.0), rules)
     assert len(only_follow) == 1 and only_follow[0].startswith("density: light hair (follow-up:")
     assert "60 % darker" in only_follow[0]
     limit = rules.max_estimated_share_pct
-    long_hair = density_flags((0.95, 0.95), (limit + 30.0, limit - 1.0), rules)
+    long_hair = density_flags((0.95, 0.95), (0.0, 0.0), (limit + 30.0, limit - 1.0), rules)
     assert len(long_hair) == 1 and long_hair[0].startswith("density: long hair (baseline:")
     assert f"{limit + 30.0:.0f} % of the count" in long_hair[0]
-    both = density_flags((0.5, 0.6), (limit + 1.0, limit + 5.0), rules)
+    both = density_flags((0.5, 0.6), (0.0, 0.0), (limit + 1.0, limit + 5.0), rules)
     assert [x.split(" (")[0] for x in both] == ["density: light hair", "density: long hair"]
     assert "50 % darker" in both[0] and "(both photos" in both[1]
     white = rules.max_white_hair_pct
-    grey = density_flags((0.9, 0.9), (0.0, 0.0), rules, (white - 0.1, white + 1.0))
+    grey = density_flags((0.9, 0.9), (white - 0.1, white + 1.0), (0.0, 0.0), rules)
     assert len(grey) == 1 and grey[0].startswith("density: grey hair (follow-up: white shafts cover")
     assert f"{white + 1.0:.1f} % of the field" in grey[0]
 
