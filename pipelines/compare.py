@@ -444,34 +444,36 @@ def density_flags(shaft_darkness: tuple[float, float], white_hair_pct: tuple[flo
         phototrichogram protocols dye such hair), and so is long hair whose roots lie mostly
         under other hairs.
     """
-    def which(bad: tuple[bool, bool]) -> str:
-        return "both photos" if all(bad) else ("baseline" if bad[0] else "follow-up")
+    def offending(values: tuple[float, float], bad, worst) -> tuple[str, float] | None:
+        """Which photos fail, and the worst of their values; None when neither does."""
+        hit = tuple(bool(bad(v)) for v in values)
+        if not any(hit):
+            return None
+        where = "both photos" if all(hit) else ("baseline" if hit[0] else "follow-up")
+        return where, worst(v for v, h in zip(values, hit) if h)
 
     flags = []
-    light = tuple(bool(d < rules.min_shaft_darkness) for d in shaft_darkness)
-    if any(light):
-        least = min(d for d, b in zip(shaft_darkness, light) if b)
-        flags.append(f"density: light hair ({which(light)}: the shafts are {100 * least:.0f} % darker than the skin, "
+    light = offending(shaft_darkness, lambda d: d < rules.min_shaft_darkness, min)
+    if light:
+        flags.append(f"density: light hair ({light[0]}: the shafts are {100 * light[1]:.0f} % darker than the skin, "
                      f"below {100 * rules.min_shaft_darkness:.0f} %): the count is unreliable; dye light hair "
                      "for a phototrichogram")
-    white = tuple(bool(p > rules.max_white_hair_pct) for p in white_hair_pct)
-    if any(white):
-        most = max(p for p, b in zip(white_hair_pct, white) if b)
-        flags.append(f"density: grey hair ({which(white)}: white shafts cover {most:.1f} % of the field, "
+    white = offending(white_hair_pct, lambda p: p > rules.max_white_hair_pct, max)
+    if white:
+        flags.append(f"density: grey hair ({white[0]}: white shafts cover {white[1]:.1f} % of the field, "
                      f"above {rules.max_white_hair_pct:.1f} %): the count is unreliable; dye grey hair "
                      "for a phototrichogram")
-    hidden = tuple(bool(p > rules.max_estimated_share_pct) for p in estimated_pct)
-    if any(hidden):
-        most = max(estimated_pct)
-        flags.append(f"density: long hair ({which(hidden)}: {most:.0f} % of the count is an estimate of roots hidden "
+    hidden = offending(estimated_pct, lambda p: p > rules.max_estimated_share_pct, max)
+    if hidden:
+        flags.append(f"density: long hair ({hidden[0]}: {hidden[1]:.0f} % of the count is an estimate of roots hidden "
                      f"under other hairs, above {rules.max_estimated_share_pct:.0f} %): clip the field for a "
                      "phototrichogram count")
     return flags
 
 
-def _share(hidden: float, visible: float) -> float:
-    """Share (%) of a count that is hidden hairs."""
-    total = hidden + visible
+def _share(hidden: float, counted: float) -> float:
+    """Share (%) of a count (``counted`` detections plus ``hidden`` hairs) that is hidden hairs."""
+    total = hidden + counted
     return 100.0 * hidden / total if total > 0 else 0.0
 
 
