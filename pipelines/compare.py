@@ -12,10 +12,11 @@ This is the library behind ``photostation compare``. Steps:
    sets the scale directly.
 3. Registration (coarse, then refined) of the follow-up onto the baseline; an untrustworthy
    registration or too small an overlap makes the pair not comparable.
-4. Trichoscopy: hairs are detected in each photo, counted by emergence point in the common
-   area, and the hairs seen are matched one-to-one; the density change is (new - lost) / area,
-   scaled by the baseline's count over its hairs seen (hairs lying exactly over others and,
-   on long hair, hidden roots are counted from the image but cannot be matched).
+4. Trichoscopy: hairs are detected in each photo and counted by emergence point in the
+   common area (clipped hair: at the follicle openings, by their size); the hairs seen are
+   matched one-to-one, and the density change is (new - lost) / area, scaled by the
+   baseline's count over its hairs seen (hairs lying exactly over others and, on long hair,
+   hidden roots are counted from the image but cannot be matched).
    Global views: hair coverage of the common scalp area in each photo, and its change.
 5. Tile bootstrap for the 95 % interval; the outcome against the protocol's threshold.
 """
@@ -345,12 +346,12 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     hidden_b = det_b.hidden_count * area_px / float(h * w)
     follow_h, follow_w = follow_lin.shape[:2]
     hidden_f = det_f.hidden_count * min(1.0, area_px / magnification ** 2 / float(follow_h * follow_w))
+    counted_b = _counted(det_b, None, inside)
+    counted_f = _counted(det_f, reg.matrix, inside)
     base_side = _side(det_b, in_b, det_b.width_px, det_b.hair_mask, inside, area_px, area_cm2, work_scale,
-                      rules.vellus_max_width_um, hidden_b)
+                      rules.vellus_max_width_um, counted_b + hidden_b)
     follow_side = _side(det_f, in_f, det_f.width_px * magnification, follow_mask_in_base, inside, area_px, area_cm2,
-                        work_scale, rules.vellus_max_width_um, hidden_f)
-    counted_b = float(det_b.multiplicity[in_b].sum())
-    counted_f = float(det_f.multiplicity[in_f].sum())
+                        work_scale, rules.vellus_max_width_um, counted_f + hidden_f)
     flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness), (det_b.white_hair_pct, det_f.white_hair_pct),
                            (_share(hidden_b, counted_b), _share(hidden_f, counted_f)), rules)
     per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
@@ -477,10 +478,20 @@ def _share(hidden: float, counted: float) -> float:
     return 100.0 * hidden / total if total > 0 else 0.0
 
 
+def _counted(det: HairDetection, to_base: np.ndarray | None, area: np.ndarray) -> float:
+    """Hairs counted with their emergence point in the area (baseline pixels), hidden ones
+    aside: at the openings found, or the detections' multiplicities (``to_base`` maps the
+    follow-up's pixels into the baseline)."""
+    points, hairs = det.counted_weights()
+    if to_base is not None:
+        points = _map(points, to_base)
+    return float(hairs[_points_in(points, area)].sum())
+
+
 def _side(det: HairDetection, selected: np.ndarray, widths_px: np.ndarray, hair_mask: np.ndarray, area: np.ndarray,
           area_px: int, area_cm2: float | None, mm_per_px: float | None, vellus_um: float,
-          hidden: float = 0.0) -> SideMeasurement:
-    count = int(round(float(det.multiplicity[selected].sum()) + hidden))
+          hairs: float) -> SideMeasurement:
+    count = int(round(hairs))
     coverage = 100.0 * float((hair_mask & area).sum()) / area_px if area_px else None
     width_um = vellus = None
     widths = np.repeat(widths_px[selected], det.multiplicity[selected])

@@ -17,6 +17,15 @@ enters the core by its lightness over the skin.
   and the rest by their expected number given the hairs seen per unit and the unit-size mix
   of healthy or thinning scalp (Rudnicka L. et al., *Atlas of Trichoscopy*, Springer 2012;
   Bayes with a binomial visibility model).
+* **Clipped hair, counted at the openings**: a follicle opening is a brown disc on the
+  skin whose darkness and hue relative to the skin do not depend on the hair's colour, and
+  it widens with the hairs it holds. Each opening's visible arc is fitted with a circle;
+  its hairs are the number expected from its radius and the shafts seen leaving it (Bayes
+  with the unit-size prior), and the openings lying under other hairs are an estimated
+  share (``opening_recall``). The count is taken from the openings when enough shafts
+  start at one (``min_opening_share``); otherwise (openings not seen as calibrated) from
+  the shafts as above. The shafts
+  still give the roots that two photos are matched on, and the widths.
 * **Long hair**: a root is a shaft-wide band end facing upstream with skin and a follicle
   opening just upstream; roots under other hairs cannot be seen, so their number is
   estimated from the root density found where a root could have been seen.
@@ -24,7 +33,8 @@ enters the core by its lightness over the skin.
   full width at ``width_level`` of the peak over the skin, measured from the lit axis to
   the nearer edge (a neighbour lying beside a shaft widens one side only).
 
-Every parameter is a field of :class:`HairRules` (the protocol's ``[density]`` table).
+Every parameter is a field of :class:`HairRules` (the protocol's ``[density.detector]``
+table).
 The accuracy on rendered close-ups with known truth is measured by
 ``benchmarks/hairs.py``; it is below the issue's targets (see benchmarks/README.md).
 """
@@ -141,6 +151,48 @@ class HairRules:
     """Shortest fine shaft, in terminal widths."""
     clipped_max_length_widths: float = 25.0
     """Clipped images: the longest shafts (90th percentile) are shorter than this."""
+    opening_darkness_min: float = 0.28
+    opening_darkness_max: float = 0.55
+    """Darkness range of a follicle opening's skin-side disc (rendered openings: ~0.38 for
+    every hair colour; empty openings stay below ~0.27, dark shafts above 0.7)."""
+    opening_blue_green_min: float = 0.86
+    opening_blue_green_max: float = 1.08
+    """Blue over green of an opening, relative to the skin (blond shafts: ~0.7)."""
+    opening_red_blue_min: float = 0.04
+    opening_red_blue_max: float = 0.30
+    """Red minus blue over the brightest channel, relative to the skin (openings: ~0.13;
+    cast shadows and black shafts' rims: 0 or below)."""
+    opening_core_widths: float = 0.25
+    """Radius (terminal widths) of the disc that must fit in an opening's pixels (an opening
+    removes the thin rims of brown and auburn shafts)."""
+    opening_min_area_widths2: float = 0.15
+    """Least visible area of an opening, in squared terminal widths."""
+    opening_shaft_weight: float = 1.0
+    """Weight (exponent) of the likelihood of the shafts seen leaving an opening (the
+    binomial visibility model of ``unit_mate_seen`` and ``false_extra``) beside its size;
+    0 counts by size alone."""
+    opening_merge_widths: float = 0.6
+    """Pieces whose circles' centres lie closer than the larger radius plus this many widths
+    are one opening split by a hair lying over it."""
+    opening_radius_widths_1: float = 0.55
+    opening_radius_widths_2: float = 0.99
+    opening_radius_widths_3: float = 1.36
+    opening_radius_widths_4: float = 1.48
+    """Median fitted radius (terminal widths) of the openings of 1-4-hair units (the opening
+    widens with the hairs it holds; calibrated on rendered close-ups saved as JPEG)."""
+    opening_radius_sd_widths: float = 0.18
+    """Spread of an opening's fitted radius for a given number of hairs (terminal widths)."""
+    opening_reach_widths: float = 0.7
+    """A unit's root lies within the opening's radius plus this many widths of its centre."""
+    opening_recall: float = 0.92
+    """Hairs counted at the openings found per hair in the frame (the median over rendered
+    JPEG close-ups: the rest lie in openings under other hairs or merged with a neighbour,
+    less the hairs of false openings); the hairs of the openings not found are estimated
+    from it."""
+    min_opening_share: float = 0.3
+    """Hairs are counted at the openings only when at least this share of the shafts found
+    start at one (a lone shaft: or end at one); else the image does not show openings as
+    the calibration saw them, and the hairs are counted from their shafts."""
 
 
 @dataclass(frozen=True)
@@ -169,8 +221,9 @@ class HairDetection:
     fine: np.ndarray | None = None
     """``(N,)`` bool: found as a fine (vellus-like) line."""
     hidden_count: float = 0.0
-    """Long hair: expected hairs whose emergence points lie under other hairs (not in the
-    arrays; spread over the area where roots cannot be seen). 0 for clipped hair."""
+    """Expected hairs whose emergence points lie under other hairs (not in the arrays;
+    spread over the analysed area). Long hair: the roots that cannot be seen; clipped hair
+    counted at its openings: the openings not found (``opening_recall``)."""
     seen_multiplicity: np.ndarray | None = None
     """``(N,)`` hairs of each detection seen in the image: ``multiplicity`` less the hairs
     the unit-size prior added (hairs of a unit lying exactly over each other). These are
@@ -183,12 +236,25 @@ class HairDetection:
     """How much darker than the skin the shafts are, ``1 - I_hair / I_skin`` in the channel
     the hair darkens least (``shaft_level_percentile`` of the darkness over the region):
     ~0.95 for black hair, ~0.5-0.6 for blond. NaN when nothing was analysed."""
+    openings_px: np.ndarray | None = None
+    """Clipped hair counted at its follicle openings: ``(K, 2)`` centres (x, y) of the
+    openings found. None: the hairs are counted from the detections (``multiplicity``)."""
+    opening_hairs: np.ndarray | None = None
+    """``(K,)`` hairs expected in each opening found, from its size (fractional)."""
 
     @property
     def count(self) -> int:
-        """Hairs counted: the detections' multiplicities plus, on long hair, the expected
-        hairs with hidden roots."""
-        return int(round(float(self.multiplicity.sum()) + self.hidden_count))
+        """Hairs counted: at the openings found (or the detections' multiplicities) plus the
+        expected hairs whose emergence points are hidden."""
+        return int(round(float(self.counted_weights()[1].sum()) + self.hidden_count))
+
+    def counted_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the counted hairs emerge and how many at each: the openings and their
+        expected hairs when the image was counted at its openings, else the detections'
+        roots and multiplicities."""
+        if self.opening_hairs is not None and self.openings_px is not None:
+            return self.openings_px, self.opening_hairs
+        return self.roots_px, self.multiplicity.astype(float)
 
     @property
     def seen(self) -> np.ndarray:
@@ -600,6 +666,164 @@ def _opening_map(frame: _Frame, core: np.ndarray) -> np.ndarray:
     return np.where(den > 0.08, num / np.maximum(den, 1e-3), 0.0).astype(np.float32)
 
 
+def _openings(frame: _Frame, rules: HairRules) -> tuple[np.ndarray, np.ndarray]:
+    """Follicle openings: centres ``(K, 2)`` (x, y) and radii ``(K,)`` in working pixels.
+
+    An opening is a brown disc on the skin, part of it under the hairs leaving it: pixels
+    of an opening's darkness and hue (a narrow, hair-colour-independent range relative to
+    the skin), opened with a disc of ``opening_core_widths`` (the rims of brown shafts pass
+    the same tests but are thin), and each piece's skin-side outline fitted with a circle
+    (Kasa I., "A circle fitting procedure and its error analysis", IEEE Trans. Instrum.
+    Meas. 25(1) 1976): the part under the hairs is hidden, so the outline's arc facing the
+    skin gives the centre and the radius. Pieces of one opening split by a hair lying over
+    it (circles overlapping by ``opening_merge_widths``) are fitted together.
+    """
+    r = frame.ratio
+    w = frame.width
+    top = np.maximum(r.max(axis=2), 1e-4)
+    dark = 1.0 - top
+    blue_green = r[..., 2] / np.maximum(r[..., 1], 1e-4)
+    red_blue = (r[..., 0] - r[..., 2]) / top
+    mask = ((dark > rules.opening_darkness_min) & (dark < rules.opening_darkness_max)
+            & (blue_green > rules.opening_blue_green_min) & (blue_green < rules.opening_blue_green_max)
+            & (red_blue > rules.opening_red_blue_min) & (red_blue < rules.opening_red_blue_max) & frame.region)
+    k = _odd(2 * rules.opening_core_widths * w)
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    labels, _ = ndimage.label(mask)
+    h, wd = dark.shape
+    pieces = []  # (skin-facing outline, middle, area) per piece
+    for label, window in enumerate(ndimage.find_objects(labels), start=1):
+        if window is None:
+            continue
+        piece = labels[window] == label
+        area = int(piece.sum())
+        if area < rules.opening_min_area_widths2 * w * w:
+            continue
+        offset = np.array([window[1].start, window[0].start], float)
+        yy, xx = np.nonzero(piece)
+        middle = np.array([xx.mean(), yy.mean()]) + offset
+        ey, ex = np.nonzero(piece & ~cv2.erode(piece.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
+        outline = np.column_stack([ex, ey]).astype(float) + offset
+        # the outline facing skin (just outside it is no darker than a cast shadow's edge)
+        out = outline - middle
+        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-9
+        q = np.round(outline + 1.5 * out).astype(int)
+        q[:, 0] = np.clip(q[:, 0], 0, wd - 1)
+        q[:, 1] = np.clip(q[:, 1], 0, h - 1)
+        facing = dark[q[:, 1], q[:, 0]] < rules.opening_darkness_min
+        pieces.append((outline[facing] if facing.sum() >= 6 else outline, middle, area))
+
+    def fit(arc: np.ndarray, middle: np.ndarray, area: float) -> tuple[np.ndarray, float]:
+        a = np.column_stack([2 * arc, np.ones(len(arc))])
+        solution = np.linalg.lstsq(a, (arc ** 2).sum(axis=1), rcond=None)[0]
+        centre = solution[:2]
+        radius = float(np.sqrt(max(solution[2] + centre @ centre, 0.0)))
+        if not np.isfinite(radius) or radius > 3 * w or np.linalg.norm(centre - middle) > 2 * w:
+            return middle, float(np.sqrt(area / np.pi))
+        return centre, radius
+
+    circles = [fit(*p) for p in pieces]
+    group = np.arange(len(pieces))
+    if len(pieces) > 1:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import cKDTree
+        centres = np.array([c for c, _ in circles])
+        radii = np.array([q for _, q in circles])
+        near = cKDTree(centres).query_pairs(3 * w, output_type="ndarray")
+        gap = np.linalg.norm(centres[near[:, 0]] - centres[near[:, 1]], axis=1) if len(near) else np.zeros(0)
+        join = near[gap < np.maximum(radii[near[:, 0]], radii[near[:, 1]]) + rules.opening_merge_widths * w] \
+            if len(near) else near
+        graph = coo_matrix((np.ones(len(join)), (join[:, 0], join[:, 1])), shape=(len(pieces),) * 2)
+        group = connected_components(graph, directed=False)[1]
+    centres, radii = [], []
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        if len(members) == 1:
+            centre, radius = circles[members[0]]
+        else:
+            area = sum(pieces[m][2] for m in members)
+            middle = sum(pieces[m][1] * pieces[m][2] for m in members) / area
+            centre, radius = fit(np.concatenate([pieces[m][0] for m in members]), middle, area)
+        x, y = np.round(centre).astype(int)
+        if not (0 <= x < wd and 0 <= y < h and frame.region[y, x]):
+            continue  # the hairs of an opening outside the analysed area are not counted
+        centres.append(centre)
+        radii.append(radius)
+    return np.array(centres, float).reshape(-1, 2), np.array(radii, float)
+
+
+def _opening_hairs(radius_widths: np.ndarray, prior: np.ndarray, rules: HairRules,
+                   seen: np.ndarray | None = None) -> np.ndarray:
+    """Expected hairs of units with openings of these radii (terminal widths): Bayes with
+    the unit-size prior, a normal spread of the radius per number of hairs and, given the
+    shafts seen leaving each opening (0: none found), their binomial visibility (as
+    :func:`_expected_hairs`)."""
+    mu = np.array([rules.opening_radius_widths_1, rules.opening_radius_widths_2, rules.opening_radius_widths_3,
+                   rules.opening_radius_widths_4])[:len(prior)]
+    z = (radius_widths[:, None] - mu[None, :]) / rules.opening_radius_sd_widths
+    posterior = np.exp(-0.5 * z * z) * prior[None, :] + 1e-300
+    if seen is not None and rules.opening_shaft_weight > 0:
+        from scipy.stats import binom
+        sizes = np.arange(1, len(prior) + 1)[None, :]
+        v = seen[:, None]
+        like = ((1 - rules.false_extra) * binom.pmf(v - 1, sizes - 1, rules.unit_mate_seen)
+                + rules.false_extra * binom.pmf(v - 2, sizes - 1, rules.unit_mate_seen)) + 1e-12
+        like = np.where(v > 0, like, 1.0)
+        posterior = posterior * like ** rules.opening_shaft_weight
+    posterior /= posterior.sum(axis=1, keepdims=True)
+    return posterior @ np.arange(1, len(prior) + 1, dtype=float)
+
+
+def _count_at_openings(frame: _Frame, shafts: list[_Shaft], mm_per_px: float | None,
+                       rules: HairRules) -> tuple[np.ndarray, np.ndarray] | None:
+    """Hairs counted by follicle opening: each opening found holds the number of hairs
+    expected from its size and the shafts seen leaving it (:func:`_opening_hairs`, with
+    the unit-size prior at the image's density).
+
+    Returns the openings' centres ``(K, 2)`` (working pixels) and expected hairs ``(K,)``;
+    None when fewer than ``min_opening_share`` of the shafts found belong to a unit with
+    an opening at a root (or, for a lone shaft, at its other end: light hair shows no
+    opening cue to root it), i.e. the image does not show openings as calibrated."""
+    w = frame.width
+    centres, radii = _openings(frame, rules)
+    units: dict[int, list[_Shaft]] = {}
+    for sh in shafts:
+        units.setdefault(sh.unit, []).append(sh)
+    if not len(centres) or not units:
+        return None
+    from scipy.spatial import cKDTree
+    tree = cKDTree(centres)
+
+    def near(points: np.ndarray) -> int:
+        """The opening at one of these points, or -1."""
+        d, j = tree.query(points)
+        ok = d <= radii[j] + rules.opening_reach_widths * w
+        return int(j[np.argmax(ok)]) if ok.any() else -1
+
+    seen = np.zeros(len(centres))
+    at = 0
+    for members in units.values():
+        j = near(np.array([x.root for x in members]))
+        if j < 0 and len(members) == 1:
+            j = near(members[0].end[None, :])
+        if j >= 0:
+            at += len(members)
+            seen[j] += sum(max(x.seen, 1) for x in members)  # shafts, and cut ends stacked on them
+    if at < rules.min_opening_share * len(shafts):
+        return None
+    area_cm2 = None
+    if mm_per_px:
+        area_cm2 = frame.region.sum() * (mm_per_px / frame.scale) ** 2 / 100.0
+    density = None
+    for _ in range(8):  # density and unit mix depend on each other
+        expected = _opening_hairs(radii / w, _unit_prior(density, rules), rules, np.minimum(seen, 4))
+        if not area_cm2:
+            break
+        density = expected.sum() / rules.opening_recall / area_cm2
+    return centres, expected
+
+
 def _extremities(mask: np.ndarray, offset: np.ndarray, width: float):
     rr, cc = np.nonzero(mask)
     pts = np.column_stack([cc, rr]).astype(float) + offset
@@ -613,9 +837,11 @@ def _extremities(mask: np.ndarray, offset: np.ndarray, width: float):
     return centre, axis, ends, float(p.max() - p.min())
 
 
-def _count_clipped(frame: _Frame, mm_per_px: float | None, rules: HairRules) -> tuple[list[_Shaft], np.ndarray]:
-    """Clipped hair: the shafts found (roots, cut ends, widths, units, multiplicities) and
-    the shaft-core mask."""
+def _count_clipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
+                   ) -> tuple[list[_Shaft], np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Clipped hair: the shafts found (roots, cut ends, widths, units, multiplicities), the
+    shaft-core mask, and the follicle openings with their expected hairs (None: not
+    counted at openings)."""
     w = frame.width
     core = _shaft_core(frame, rules)
     opening = _opening_map(frame, core)
@@ -724,7 +950,7 @@ def _count_clipped(frame: _Frame, mm_per_px: float | None, rules: HairRules) -> 
         sh.width = float(np.nanmedian(ws)) if np.isfinite(ws).any() else np.nan
     _group_units(shafts, w)
     _hidden_hairs(frame, core, shafts, mm_per_px, rules)
-    return shafts, core
+    return shafts, core, _count_at_openings(frame, shafts, mm_per_px, rules)
 
 
 def _inner_ends(lum: np.ndarray, core: np.ndarray, shaft: _Shaft, width: float, rules: HairRules
@@ -1124,9 +1350,13 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     kind = _looks_clipped(frame, rules) if clipped is None else bool(clipped)
     mm_per_px = rules.terminal_width_um / 1000.0 / shaft_width_px if shaft_width_px else None
     hidden = 0.0
+    openings = opening_hairs = None
     if kind:
-        shafts, _ = _count_clipped(frame, mm_per_px, rules)
+        shafts, _, at_openings = _count_clipped(frame, mm_per_px, rules)
         work = frame
+        if at_openings is not None:
+            openings, opening_hairs = at_openings[0] / frame.scale, at_openings[1]
+            hidden = float(opening_hairs.sum()) * (1.0 / rules.opening_recall - 1.0)
     else:
         work = _frame(linear, region, guess, rules.unclipped_width_px, rules)
         shafts, hidden, _ = _count_unclipped(work, mm_per_px, rules)
@@ -1143,4 +1373,4 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     fine = np.array([x.fine for x in shafts], bool)
     seen = np.array([x.multiplicity if x.seen < 0 else x.seen for x in shafts], int)
     return HairDetection(roots, ends, widths, lengths, mult, frame.width / frame.scale, mask, kind, unit, fine,
-                         float(hidden), seen, _white_pct(frame, rules), frame.level)
+                         float(hidden), seen, _white_pct(frame, rules), frame.level, openings, opening_hairs)
