@@ -1,7 +1,7 @@
 """Pictures of a comparison for the clinician (``photostation compare --out DIR``): the
 registered follow-up, the two side by side, a 50 % blend, a flicker animation between them,
-and the hairs matched, lost and new in three colours. Arrays in, arrays out; the CLI writes
-the files."""
+the hairs matched, lost and new in three colours, and the follicle openings the baseline's
+hairs were counted at. Arrays in, arrays out; the CLI writes the files."""
 from __future__ import annotations
 
 import cv2
@@ -10,6 +10,7 @@ import numpy as np
 from pipelines.compare import Comparison
 
 MATCHED, LOST, NEW = (40, 200, 60), (230, 40, 40), (40, 120, 255)
+OPENING = (255, 210, 0)
 
 
 def _srgb8(linear: np.ndarray) -> np.ndarray:
@@ -26,7 +27,9 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
     dict
         ``registered_followup``, ``side_by_side``, ``blend``, ``flicker`` (two frames for an
         animation) and, for trichoscopy, ``hairs`` (matched green, lost red, new blue on the
-        baseline). Empty when the pair could not be registered.
+        baseline) and, when the baseline's clipped hair was counted at its follicle
+        openings, ``openings`` (each opening in the common area circled in yellow with the
+        hairs it was counted for, rounded). Empty when the pair could not be registered.
     """
     images = comparison.images
     if "registered_followup" not in images:
@@ -42,12 +45,12 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
         "blend": cv2.addWeighted(base, 0.5, follow_shown, 0.5, 0.0),
         "flicker": [base, follow_shown],
     }
+    outline = cv2.morphologyEx(common.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    radius = max(4, int(round(base.shape[1] / 250)))
     matching = comparison.matching
     if matching is not None:
         canvas = base.copy()
-        outline = cv2.morphologyEx(common.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
         canvas[outline] = (255, 255, 255)
-        radius = max(4, int(round(base.shape[1] / 250)))
         for (x, y), matched, lost in zip(matching.base_roots, matching.matched, matching.lost):
             centre = (int(round(x)), int(round(y)))
             if matched:
@@ -58,4 +61,18 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
             if new:
                 cv2.circle(canvas, (int(round(x)), int(round(y))), radius + 3, NEW, 2, cv2.LINE_AA)
         out["hairs"] = canvas
+    det_b = comparison.detections[0]
+    if det_b is not None and det_b.opening_hairs is not None and det_b.openings_px is not None:
+        canvas = base.copy()
+        canvas[outline] = (255, 255, 255)
+        h, w = common.shape
+        scale = max(0.4, base.shape[1] / 2000)
+        for (x, y), hairs in zip(det_b.openings_px, det_b.opening_hairs):
+            centre = (int(round(x)), int(round(y)))
+            if not (0 <= centre[0] < w and 0 <= centre[1] < h and common[centre[1], centre[0]]):
+                continue  # counted only in the common area
+            cv2.circle(canvas, centre, radius + 2, OPENING, 2, cv2.LINE_AA)
+            cv2.putText(canvas, f"{hairs:.0f}", (centre[0] + radius + 4, centre[1] + radius), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale, OPENING, max(1, int(round(2 * scale))), cv2.LINE_AA)
+        out["openings"] = canvas
     return out

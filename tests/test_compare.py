@@ -14,6 +14,7 @@ from PIL import Image
 from pipelines.change import bootstrap_rate_change, outcome, tile_areas
 from pipelines.compare import compare_pair, density_flags
 from pipelines.matching import match_hairs
+from pipelines.reports import OPENING, report_images
 from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pose, evolve_crown, evolve_patch,
                                     make_scalp_patch, render_crown, render_trichoscopy, write_jpeg)
 from photostation_cli.main import main
@@ -94,6 +95,17 @@ def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
     assert change["outcome"] in ("improved", "stable", "worse")
     assert data["scale"] == {"mm_per_px": pytest.approx(base.mm_per_px, rel=1e-6), "source": "--mm-per-px"}
     assert not [f for f in data["flags"] if f.startswith("density:")]  # dark clipped hair: reliable
+    # The clinician's pictures: hairs matched/lost/new, and the openings the count was taken at.
+    pictures = report_images(result)
+    assert {"hairs", "openings"} <= set(pictures)
+    det_b = result.detections[0]
+    shown = [np.round(p).astype(int) for p in det_b.openings_px
+             if result.images["common"][int(round(p[1])), int(round(p[0]))]]
+    assert len(shown) > 10
+    drawn = np.all(pictures["openings"] == np.array(OPENING, np.uint8), axis=2)
+    r = max(4, round(1200 / 250)) + 2
+    assert np.mean([drawn[y - r - 1:y + r + 2, x - r - 1:x + r + 2].any() for x, y in shown]) > 0.95
+    assert round(float(det_b.opening_hairs.sum() + det_b.hidden_count)) == det_b.count
 
 
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
