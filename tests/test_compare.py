@@ -105,7 +105,7 @@ def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
     drawn = np.all(pictures["openings"] == np.array(OPENING, np.uint8), axis=2)
     r = max(4, round(1200 / 250)) + 2
     assert np.mean([drawn[y - r - 1:y + r + 2, x - r - 1:x + r + 2].any() for x, y in shown]) > 0.95
-    assert round(float(det_b.opening_hairs.sum() + det_b.hidden_count)) == det_b.count
+    assert round(float(det_b.counted_weights()[1].sum() + det_b.hidden_count)) == det_b.count
 
 
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):

@@ -65,7 +65,13 @@ def test_clipped_hair_is_counted_at_its_openings(clipped_render, clipped_detecti
     det = clipped_detection
     width_px = TERMINAL_UM / (clipped_render.mm_per_px * 1000.0)
     assert det.openings_px is not None and len(det.openings_px) == len(det.opening_hairs)
-    assert det.count == round(float(det.opening_hairs.sum()) + det.hidden_count)
+    # Mostly from the openings, a little from the shafts (their errors are nearly independent).
+    share = HairRules().opening_count_share
+    assert det.opening_share == share
+    points, hairs = det.counted_weights()
+    assert len(points) == len(det.openings_px) + len(det.roots_px)
+    expected = share * det.opening_hairs.sum() + (1 - share) * det.multiplicity.sum() + det.hidden_count
+    assert det.count == round(float(expected)) == round(float(hairs.sum() + det.hidden_count))
     # The openings found are the renderer's hair-bearing openings (empty ones are not).
     follicles = clipped_render.follicle_px
     holds = clipped_render.follicle_hair_counts
