@@ -171,6 +171,9 @@ class HairRules:
     """Weight (exponent) of the likelihood of the shafts seen leaving an opening (the
     binomial visibility model of ``unit_mate_seen`` and ``false_extra``) beside its size;
     0 counts by size alone."""
+    opening_shaft_outlier: float = 0.01
+    """Chance that the number of shafts seen at an opening follows none of the visibility
+    model (uniform over 1-4 then)."""
     opening_merge_widths: float = 0.6
     """Pieces whose circles' centres lie closer than the larger radius plus this many widths
     are one opening split by a hair lying over it."""
@@ -779,8 +782,12 @@ def _opening_hairs(radius_widths: np.ndarray, prior: np.ndarray, rules: HairRule
         sizes = np.arange(1, len(prior) + 1)[None, :]
         v = seen[:, None]
         like = ((1 - rules.false_extra) * binom.pmf(v - 1, sizes - 1, rules.unit_mate_seen)
-                + rules.false_extra * binom.pmf(v - 2, sizes - 1, rules.unit_mate_seen)) + 1e-12
-        like = np.where(v > 0, like, 1.0)
+                + rules.false_extra * binom.pmf(v - 2, sizes - 1, rules.unit_mate_seen))
+        # Shafts the model cannot explain (more than a unit of that size shows: a neighbour's
+        # hairs passing the opening) are an outlier of small chance, not an impossibility:
+        # without it a tiny opening with many shafts would count fewer hairs than with fewer.
+        outlier = rules.opening_shaft_outlier / rules.max_hairs_per_unit
+        like = np.where(v > 0, (1 - rules.opening_shaft_outlier) * like + outlier, 1.0)
         posterior = posterior * like ** rules.opening_shaft_weight
     posterior /= posterior.sum(axis=1, keepdims=True)
     return posterior @ np.arange(1, len(prior) + 1, dtype=float)
@@ -828,7 +835,9 @@ def _count_at_openings(frame: _Frame, shafts: list[_Shaft], mm_per_px: float | N
         area_cm2 = frame.region.sum() * (mm_per_px / frame.scale) ** 2 / 100.0
     density = None
     for _ in range(8):  # density and unit mix depend on each other
-        expected = _opening_hairs(radii / w, _unit_prior(density, rules), rules, np.minimum(seen, 4))
+        # Beyond three, shafts at one opening are no more evidence than three (a neighbour's
+        # hairs passing it): the likelihood stays monotone in the shafts seen.
+        expected = _opening_hairs(radii / w, _unit_prior(density, rules), rules, np.minimum(seen, 3))
         if not area_cm2:
             break
         density = expected.sum() / rules.opening_recall / area_cm2
