@@ -45,7 +45,7 @@ from photostation.stations import select_profile
 from pipelines.change import ChangeEstimate, bootstrap_rate_change, bootstrap_share_change, outcome, tile_areas, \
     tile_index
 from pipelines.coverage import SkinRules, hair_coverage
-from pipelines.hairs import HairDetection, HairRules, detect_hairs
+from pipelines.hairs import HairDetection, HairRules, detect_hairs, points_in
 from pipelines.matching import HairMatching, match_hairs
 from pipelines.registration import PairRegistration, register_pair
 
@@ -330,7 +330,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     roots_f = _map(det_f.roots_px, reg.matrix)
     ends_f = _map(det_f.ends_px, reg.matrix)
     in_b = det_b.in_region(inside)
-    in_f = _points_in(roots_f, inside)
+    in_f = points_in(roots_f, inside)
     follow_mask_in_base = cv2.warpPerspective(det_f.hair_mask.astype(np.uint8), reg.matrix, (w, h),
                                               flags=cv2.INTER_NEAREST).astype(bool)
     gate = rules.match_gate_widths * det_b.shaft_width_px
@@ -412,15 +412,6 @@ def _map(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), matrix).reshape(-1, 2)
 
 
-def _points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    h, w = mask.shape
-    p = np.round(points).astype(int)
-    ok = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h) if len(p) else np.zeros(0, bool)
-    out = np.zeros(len(p), bool)
-    out[ok] = mask[p[ok, 1], p[ok, 0]]
-    return out
-
-
 def density_flags(shaft_darkness: tuple[float, float], white_hair_pct: tuple[float, float],
                   estimated_pct: tuple[float, float], rules: CompareRules) -> list[str]:
     """Flags (``density: ...``) for densities that are reported but unreliable.
@@ -485,7 +476,7 @@ def _counted(det: HairDetection, to_base: np.ndarray | None, area: np.ndarray) -
     points, hairs = det.counted_weights()
     if to_base is not None:
         points = _map(points, to_base)
-    return float(hairs[_points_in(points, area)].sum())
+    return float(hairs[points_in(points, area)].sum())
 
 
 def _side(det: HairDetection, selected: np.ndarray, widths_px: np.ndarray, hair_mask: np.ndarray, area: np.ndarray,

@@ -277,12 +277,17 @@ class HairDetection:
 
     def in_region(self, region: np.ndarray) -> np.ndarray:
         """Bool per detection: does its emergence point lie in a region mask?"""
-        h, w = region.shape
-        p = np.round(self.roots_px).astype(int).reshape(-1, 2)
-        inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
-        out = np.zeros(len(p), bool)
-        out[inside] = region[p[inside, 1], p[inside, 0]]
-        return out
+        return points_in(self.roots_px, region)
+
+
+def points_in(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Bool per ``(x, y)`` point: does its nearest pixel lie in the mask (False outside it)?"""
+    h, w = mask.shape
+    p = np.round(points).astype(int).reshape(-1, 2)
+    inside = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+    out = np.zeros(len(p), bool)
+    out[inside] = mask[p[inside, 1], p[inside, 0]]
+    return out
 
 
 # ----------------------------------------------------------------------------- pixels
@@ -694,8 +699,8 @@ def _openings(frame: _Frame, rules: HairRules) -> tuple[np.ndarray, np.ndarray]:
     """
     r = frame.ratio
     w = frame.width
+    dark = frame.dark
     top = np.maximum(r.max(axis=2), 1e-4)
-    dark = 1.0 - top
     blue_green = r[..., 2] / np.maximum(r[..., 1], 1e-4)
     red_blue = (r[..., 0] - r[..., 2]) / top
     mask = ((dark > rules.opening_darkness_min) & (dark < rules.opening_darkness_max)
@@ -771,18 +776,15 @@ def _opening_hairs(radius_widths: np.ndarray, prior: np.ndarray, rules: HairRule
                    seen: np.ndarray | None = None) -> np.ndarray:
     """Expected hairs of units with openings of these radii (terminal widths): Bayes with
     the unit-size prior, a normal spread of the radius per number of hairs and, given the
-    shafts seen leaving each opening (0: none found), their binomial visibility (as
-    :func:`_expected_hairs`)."""
+    shafts seen leaving each opening (0: none found), their binomial visibility
+    (:func:`_shafts_seen_likelihood`)."""
     mu = np.array([rules.opening_radius_widths_1, rules.opening_radius_widths_2, rules.opening_radius_widths_3,
                    rules.opening_radius_widths_4])[:len(prior)]
     z = (radius_widths[:, None] - mu[None, :]) / rules.opening_radius_sd_widths
     posterior = np.exp(-0.5 * z * z) * prior[None, :] + 1e-300
     if seen is not None and rules.opening_shaft_weight > 0:
-        from scipy.stats import binom
-        sizes = np.arange(1, len(prior) + 1)[None, :]
         v = seen[:, None]
-        like = ((1 - rules.false_extra) * binom.pmf(v - 1, sizes - 1, rules.unit_mate_seen)
-                + rules.false_extra * binom.pmf(v - 2, sizes - 1, rules.unit_mate_seen))
+        like = _shafts_seen_likelihood(seen, len(prior), rules.unit_mate_seen, rules.false_extra)
         # Shafts the model cannot explain (more than a unit of that size shows: a neighbour's
         # hairs passing the opening) are an outlier of small chance, not an impossibility:
         # without it a tiny opening with many shafts would count fewer hairs than with fewer.
@@ -1027,8 +1029,8 @@ def _unit_prior(density_per_cm2: float | None, rules: HairRules) -> np.ndarray:
     return prior / prior.sum()
 
 
-def _expected_hairs(seen: np.ndarray, prior: np.ndarray, resolved: float, false_extra: float) -> np.ndarray:
-    """Expected hairs of units showing ``seen`` hairs, by Bayes with a unit-size prior.
+def _shafts_seen_likelihood(seen: np.ndarray, largest: int, resolved: float, false_extra: float) -> np.ndarray:
+    """``(len(seen), largest)`` chance that a unit of 1..``largest`` hairs shows ``seen``.
 
     A unit of ``n`` hairs shows ``1 + Binomial(n - 1, resolved)`` of them (each hair beyond
     the first is seen apart from the others with chance ``resolved``), plus one spurious
@@ -1036,13 +1038,19 @@ def _expected_hairs(seen: np.ndarray, prior: np.ndarray, resolved: float, false_
     passing the opening).
     """
     from scipy.stats import binom
-    sizes = np.arange(1, len(prior) + 1)[None, :]
-    v = seen[:, None]
-    likelihood = ((1 - false_extra) * binom.pmf(v - 1, sizes - 1, resolved)
-                  + false_extra * binom.pmf(v - 2, sizes - 1, resolved)) + 1e-12
+    sizes = np.arange(1, largest + 1)[None, :]
+    v = np.asarray(seen)[:, None]
+    return ((1 - false_extra) * binom.pmf(v - 1, sizes - 1, resolved)
+            + false_extra * binom.pmf(v - 2, sizes - 1, resolved))
+
+
+def _expected_hairs(seen: np.ndarray, prior: np.ndarray, resolved: float, false_extra: float) -> np.ndarray:
+    """Expected hairs of units showing ``seen`` hairs, by Bayes with a unit-size prior and
+    the visibility model of :func:`_shafts_seen_likelihood`."""
+    likelihood = _shafts_seen_likelihood(seen, len(prior), resolved, false_extra) + 1e-12
     posterior = likelihood * prior[None, :]
     posterior /= posterior.sum(axis=1, keepdims=True)
-    return posterior @ sizes[0].astype(float)
+    return posterior @ np.arange(1, len(prior) + 1, dtype=float)
 
 
 def _hidden_hairs(frame: _Frame, core: np.ndarray, shafts: list[_Shaft], mm_per_px: float | None,

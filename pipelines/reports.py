@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from pipelines.compare import Comparison
+from pipelines.hairs import points_in
 
 MATCHED, LOST, NEW = (40, 200, 60), (230, 40, 40), (40, 120, 255)
 OPENING = (255, 210, 0)
@@ -65,12 +66,10 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
     if det_b is not None and det_b.opening_hairs is not None and det_b.openings_px is not None:
         canvas = base.copy()
         canvas[outline] = (255, 255, 255)
-        h, w = common.shape
         scale = max(0.4, base.shape[1] / 2000)
-        for (x, y), hairs in zip(det_b.openings_px, det_b.opening_hairs):
+        counted = points_in(det_b.openings_px, common)  # counted only in the common area
+        for (x, y), hairs in zip(det_b.openings_px[counted], det_b.opening_hairs[counted]):
             centre = (int(round(x)), int(round(y)))
-            if not (0 <= centre[0] < w and 0 <= centre[1] < h and common[centre[1], centre[0]]):
-                continue  # counted only in the common area
             cv2.circle(canvas, centre, radius + 2, OPENING, 2, cv2.LINE_AA)
             cv2.putText(canvas, f"{hairs:.0f}", (centre[0] + radius + 4, centre[1] + radius), cv2.FONT_HERSHEY_SIMPLEX,
                         scale, OPENING, max(1, int(round(2 * scale))), cv2.LINE_AA)
