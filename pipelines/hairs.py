@@ -116,7 +116,7 @@ class HairRules:
     """Half width (shaft widths) of the skin zone upstream of a root on long hair."""
     unclipped_opening_brownness: float = 0.02
     """Least brownness of the skin just upstream of a root on long hair (its opening)."""
-    unclipped_root_recall: float = 1.2
+    unclipped_root_recall: float = 1.05
     """Roots found on long hair per root expected from the area where one can be seen
     (calibration of the hidden-root estimate)."""
     unclipped_width_px: float = 7.0
@@ -1198,6 +1198,10 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
     """
     w = frame.width
     core = _shaft_core(frame, rules).astype(np.float32)
+    # Open skin is where no pixel is as dark as a shaft: the core's speck removal would also
+    # remove a shaft's thin, lit or half-covered parts, and skin "seen" there makes false
+    # roots along light-brown and auburn shafts.
+    hair = np.maximum(core, ((frame.dark > _core_threshold(frame, rules)) & frame.region).astype(np.float32))
     theta = _flow_orientation(frame.dark, w)
     brown = (np.clip(frame.ratio[..., 0] - frame.ratio[..., 2], 0.0, 0.3) * (frame.dark > 0.15)
              * (core < 0.5)).astype(np.float32)
@@ -1221,13 +1225,13 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
     for sense in (0.0, np.pi):
         a0 = flow + sense
         # Cheap screen (skin just upstream, hair downstream), then the full zone test.
-        pre = (sample(core, a0, -0.7 * w) == 0) & (sample(core, a0, 0.8 * w) > 0) & (sample(core, a0, 1.8 * w) > 0)
+        pre = (sample(hair, a0, -0.7 * w) == 0) & (sample(core, a0, 0.8 * w) > 0) & (sample(core, a0, 1.8 * w) > 0)
         idx = np.flatnonzero(pre)
         p, a_idx = pts[idx], a0[idx]
         found = []
         for turn in np.deg2rad([-10.0, 0.0, 10.0]):
             down = _zone_means(core, p, a_idx + turn, (0.3 * w, 3.0 * w), 0.35 * w, max(1.0, 0.2 * w))
-            up = _zone_means(core, p, a_idx + turn, (-1.2 * w, -0.3 * w), half_skin, max(1.0, 0.2 * w))
+            up = _zone_means(hair, p, a_idx + turn, (-1.2 * w, -0.3 * w), half_skin, max(1.0, 0.2 * w))
             found.append(np.where((down >= 0.9) & (up <= 0.1), down - up, -1.0))
         score = np.max(found, axis=0) if found else np.zeros(0)
         keep = score > 0
@@ -1249,23 +1253,7 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
         taken[tree.query_ball_point(cand[i], 1.0 * w)] = True
         roots.append(cand[i])
         directions.append(cand_a[i])
-    # Where a root could have been seen: the same upstream skin test at every pixel.
-    seen = np.zeros(core.shape, bool)
-    angle = theta + sense
-    bins = np.deg2rad(7.5)
-    lo, hi = np.floor(angle.min() / bins), np.ceil(angle.max() / bins)
-    for k in np.arange(lo, hi + 1):
-        a = k * bins
-        near = np.abs(np.angle(np.exp(1j * (angle - a)))) <= bins / 2 + 1e-6
-        if not near.any():
-            continue
-        for turn in np.deg2rad([-10.0, 0.0, 10.0]):  # as the detector tries
-            kernel = _zone_kernel(a + turn, w, (-1.2 * w, -0.3 * w), half_skin)
-            up = cv2.filter2D(core, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-            seen |= near & (up <= 0.1)
-    seen[:margin] = seen[-margin:] = False
-    seen[:, :margin] = seen[:, -margin:] = False
-    seen &= frame.region
+    seen = root_visible_area(hair > 0, theta + sense, w, rules) & frame.region
     shafts = []
     for k, (p, a) in enumerate(zip(roots, directions)):
         d = np.array([np.cos(a), np.sin(a)])
@@ -1288,6 +1276,52 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
             sh.multiplicity = int(np.clip(round(per_root), 1, rules.max_hairs_per_unit))
         hidden = max(0.0, total - sum(sh.multiplicity for sh in shafts))
     return shafts, hidden, seen
+
+
+def root_visible_area(hair: np.ndarray, downstream_rad: np.ndarray, shaft_width_px: float,
+                      rules: HairRules = HairRules()) -> np.ndarray:
+    """Where the root of a long hair could be seen: open skin just upstream.
+
+    A root is seen only where its shaft starts on open skin; the long hairs lying over the
+    rest of the scalp hide theirs. This is the upstream half of the root test of
+    :func:`detect_hairs` (no hair pixel over ``[0.3, 1.2]`` shaft widths upstream and
+    ``+-unclipped_skin_half`` widths across, with the direction turned by up to 10 degrees),
+    applied at every pixel; a border of 1.5 shaft widths is left out, as for the roots.
+
+    Parameters
+    ----------
+    hair : numpy.ndarray
+        Bool ``(H, W)`` hair pixels.
+    downstream_rad : numpy.ndarray
+        ``(H, W)`` direction in which the hair lies from its root (radians, image axes).
+    shaft_width_px : float
+        Terminal shaft width in pixels of ``hair``.
+    rules : HairRules
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool ``(H, W)``.
+    """
+    w = float(shaft_width_px)
+    cover = np.asarray(hair, np.float32)
+    seen = np.zeros(cover.shape, bool)
+    angle = np.asarray(downstream_rad, np.float32)
+    bins = np.deg2rad(7.5)
+    lo, hi = np.floor(angle.min() / bins), np.ceil(angle.max() / bins)
+    for k in np.arange(lo, hi + 1):
+        a = k * bins
+        near = np.abs(np.angle(np.exp(1j * (angle - a)))) <= bins / 2 + 1e-6
+        if not near.any():
+            continue
+        for turn in np.deg2rad([-10.0, 0.0, 10.0]):  # as the root test tries
+            kernel = _zone_kernel(a + turn, w, (-1.2 * w, -0.3 * w), rules.unclipped_skin_half * w)
+            up = cv2.filter2D(cover, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+            seen |= near & (up <= 0.1)
+    margin = int(round(1.5 * w))
+    seen[:margin] = seen[-margin:] = False
+    seen[:, :margin] = seen[:, -margin:] = False
+    return seen
 
 
 def _zone_kernel(angle: float, width: float, along: tuple[float, float], half: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from photostation.protocol import load_protocol
 from photostation.qa.pixels import to_linear
 from photostation.synthetic import Lighting, Optics, Pose, make_scalp_patch, render_trichoscopy
 from pipelines.compare import hair_rules_from
-from pipelines.hairs import HairRules, _opening_hairs, _unit_prior, detect_hairs
+from pipelines.hairs import HairRules, _opening_hairs, _unit_prior, detect_hairs, root_visible_area
 
 TERMINAL_UM = HairRules().terminal_width_um
 
@@ -156,6 +156,33 @@ def test_kind_is_detected_from_shaft_lengths(clipped_render):
     # Long hair hides most roots: the count is the roots seen plus an expected hidden number.
     assert det.hidden_count > 0
     assert det.count == pytest.approx(long_hair.hair_count, rel=0.5)
+
+
+def test_a_root_is_visible_only_with_open_skin_upstream():
+    w = 10.0
+    hair = np.zeros((200, 300), bool)
+    hair[95:106, 100:] = True  # one shaft lying rightwards from its root at x = 100
+    seen = root_visible_area(hair, np.zeros(hair.shape), w)
+    assert seen[100, 100]  # the shaft's own root: skin just upstream
+    assert not seen[100, 100 + int(2 * w)]  # further along, the shaft itself covers "upstream"
+    assert seen[30, 150] and seen[170, 150]  # open skin beside it
+    assert not seen[100, 5] and not seen[5, 150]  # the border is left out, as for the roots
+    # Lying the other way, the shaft's far side is open upstream and its root is not.
+    back = root_visible_area(hair, np.full(hair.shape, np.pi), w)
+    assert not back[100, 150]
+
+
+def test_long_auburn_hair_is_not_overcounted():
+    """Light-brown and auburn shafts have lit, thin parts lighter than the core threshold;
+    taken for open skin they made false roots all along the shafts (counts 2-5 times the
+    truth on rendered auburn long hair). A root must be a true emergence point."""
+    render = _render(False, seed=11, density=150.0, colour="auburn")
+    width_px = TERMINAL_UM / (render.mm_per_px * 1000.0)
+    det = detect_hairs(to_linear(render.image), shaft_width_px=width_px, clipped=False)
+    assert len(det.roots_px) > 0
+    d, _ = cKDTree(render.emergence_px).query(det.roots_px)
+    assert np.mean(d <= width_px) >= 0.5
+    assert det.count < 1.6 * render.hair_count
 
 
 def test_density_follows_the_rendered_density():
