@@ -116,6 +116,10 @@ class HairRules:
     """Half width (shaft widths) of the skin zone upstream of a root on long hair."""
     unclipped_opening_brownness: float = 0.02
     """Least brownness of the skin just upstream of a root on long hair (its opening)."""
+    unclipped_skin_max_darkness: float = 0.45
+    """Least darkness that ends open skin upstream of a long-hair root, unless the core
+    threshold is higher: the root's own opening lies there (darkness up to
+    ``opening_darkness_max``, most of it lighter than this)."""
     unclipped_root_recall: float = 1.05
     """Roots found on long hair per root expected from the area where one can be seen
     (calibration of the hidden-root estimate)."""
@@ -1201,7 +1205,8 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
     # Open skin is where no pixel is as dark as a shaft: the core's speck removal would also
     # remove a shaft's thin, lit or half-covered parts, and skin "seen" there makes false
     # roots along light-brown and auburn shafts.
-    hair = np.maximum(core, ((frame.dark > _core_threshold(frame, rules)) & frame.region).astype(np.float32))
+    skin_limit = max(_core_threshold(frame, rules), rules.unclipped_skin_max_darkness)
+    hair = np.maximum(core, ((frame.dark > skin_limit) & frame.region).astype(np.float32))
     theta = _flow_orientation(frame.dark, w)
     brown = (np.clip(frame.ratio[..., 0] - frame.ratio[..., 2], 0.0, 0.3) * (frame.dark > 0.15)
              * (core < 0.5)).astype(np.float32)
