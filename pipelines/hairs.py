@@ -120,6 +120,10 @@ class HairRules:
     """Least darkness that ends open skin upstream of a long-hair root, unless the core
     threshold is higher: the root's own opening lies there (darkness up to
     ``opening_darkness_max``, most of it lighter than this)."""
+    unclipped_skin_red_margin: float = 0.3
+    """Long hair: a pixel may be skin (for the skin background) only if its log(R/G) is
+    within this of the image's reddest tenth; white and grey shafts, brighter than the skin
+    and covering much of it, are not as red."""
     unclipped_root_recall: float = 1.05
     """Roots found on long hair per root expected from the area where one can be seen
     (calibration of the hidden-root estimate)."""
@@ -319,7 +323,7 @@ class _Frame:
     """Darkness of the image's shafts (``shaft_level_percentile`` of ``dark``)."""
 
 
-def skin_background(linear: np.ndarray, width_px: float) -> np.ndarray:
+def skin_background(linear: np.ndarray, width_px: float, red_margin: float | None = None) -> np.ndarray:
     """Per-channel skin level under and between the hairs.
 
     Skin is the brightest surface of a close-up: on a reduced copy (shafts ~2.5 px wide),
@@ -327,15 +331,24 @@ def skin_background(linear: np.ndarray, width_px: float) -> np.ndarray:
     skin; the background is their normalised convolution (Knutsson H., Westin C.-F.,
     "Normalized and differential convolution", CVPR 1993) at ~3 shaft widths, with a
     wider one filling areas where hair leaves no skin in reach.
+
+    With ``red_margin`` (long hair), only pixels whose log(R/G) is within that margin of
+    the image's reddest tenth may be skin: white and grey shafts lying over much of the
+    skin are brighter than it, but not as red, and would otherwise be taken for it.
     """
     h, w = linear.shape[:2]
     f = max(1.0, width_px / 2.5)
     sw, sh = max(8, int(round(w / f))), max(8, int(round(h / f)))
     small = cv2.resize(linear, (sw, sh), interpolation=cv2.INTER_AREA)
     y = small @ _LUMA
+    if red_margin is not None:
+        # White and grey shafts are brighter than the skin but not as red: only pixels
+        # nearly as red (log R/G) as the image's reddest tenth may be skin.
+        red = np.log(np.maximum(small[..., 0], 1e-4) / np.maximum(small[..., 1], 1e-4))
+        y = np.where(red >= np.percentile(red, 90) - red_margin, y, 0.0).astype(np.float32)
     k = _odd(8 * width_px / f)
     top = cv2.dilate(y, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    skin = (y > 0.75 * top).astype(np.float32)
+    skin = ((y > 0.75 * top) & (y > 0)).astype(np.float32)
     sigma = 3 * width_px / f
     near = cv2.GaussianBlur(skin, (0, 0), sigma)
     wide = cv2.GaussianBlur(skin, (0, 0), 4 * sigma)
@@ -350,7 +363,7 @@ def skin_background(linear: np.ndarray, width_px: float) -> np.ndarray:
 
 
 def _frame(linear: np.ndarray, region: np.ndarray, width: float, target_width: float,
-           rules: HairRules | None = None) -> _Frame:
+           rules: HairRules | None = None, red_margin: float | None = None) -> _Frame:
     """Working copy at a resolution where a terminal shaft is about ``target_width`` px."""
     scale = min(1.0, target_width / width)
     if scale > 0.85:
@@ -362,7 +375,7 @@ def _frame(linear: np.ndarray, region: np.ndarray, width: float, target_width: f
         region = cv2.resize(region.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
         scale = size[0] / w
     width = width * scale
-    background = skin_background(linear, width)
+    background = skin_background(linear, width, red_margin)
     ratio = linear / np.maximum(background, 1e-4)
     dark = np.clip(1.0 - ratio.max(axis=2), 0.0, 1.0)
     rules = rules or HairRules()
@@ -1425,7 +1438,7 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
             openings, opening_hairs = at_openings[0] / frame.scale, at_openings[1]
             hidden = rules.opening_count_share * float(opening_hairs.sum()) * (1.0 / rules.opening_recall - 1.0)
     else:
-        work = _frame(linear, region, guess, rules.unclipped_width_px, rules)
+        work = _frame(linear, region, guess, rules.unclipped_width_px, rules, rules.unclipped_skin_red_margin)
         shafts, hidden, _ = _count_unclipped(work, mm_per_px, rules)
     s = work.scale
     roots = np.array([x.root for x in shafts], float).reshape(-1, 2) / s

@@ -172,17 +172,20 @@ def test_a_root_is_visible_only_with_open_skin_upstream():
     assert not back[100, 150]
 
 
-def test_long_auburn_hair_is_not_overcounted():
-    """Light-brown and auburn shafts have lit, thin parts lighter than the core threshold;
-    taken for open skin they made false roots all along the shafts (counts 2-5 times the
-    truth on rendered auburn long hair). A root must be a true emergence point."""
-    render = _render(False, seed=11, density=150.0, colour="auburn")
+@pytest.mark.parametrize("colour", ["auburn", "grey"])
+def test_long_hair_roots_are_emergence_points(colour):
+    """A root of long hair is a shaft starting on open skin. Two ways of taking hair for
+    skin made false roots all along the shafts: the lit, thin parts of auburn shafts
+    (lighter than the core threshold), and white shafts when the skin background was
+    taken from them (they are brighter than the skin). Auburn was counted 2-5 times the
+    truth, and 30-40 % of grey roots were true."""
+    render = _render(False, seed=11, density=150.0, colour=colour)
     width_px = TERMINAL_UM / (render.mm_per_px * 1000.0)
     det = detect_hairs(to_linear(render.image), shaft_width_px=width_px, clipped=False)
     assert len(det.roots_px) > 0
     d, _ = cKDTree(render.emergence_px).query(det.roots_px)
-    assert np.mean(d <= width_px) >= 0.5
-    assert det.count < 1.6 * render.hair_count
+    assert np.mean(d <= width_px) >= 0.6
+    assert det.count < 1.5 * render.hair_count
 
 
 def test_density_follows_the_rendered_density():
@@ -229,6 +232,9 @@ def test_detector_settings_come_from_the_protocol(tmp_path):
     default = load_protocol()
     rules = hair_rules_from(default.compare)
     assert rules == HairRules(terminal_width_um=default.compare.terminal_width_um)
+    # Every threshold is in the protocol file, not only in code.
+    named = {name for name, _ in default.compare.hair_detector}
+    assert {f.name for f in dataclasses.fields(HairRules)} - named == {"terminal_width_um"}
     assert dict(default.compare.hair_detector)["hair_darkness"] == HairRules().hair_darkness
     changed = dataclasses.replace(default.compare, hair_detector=(("hair_darkness", 0.7),))
     assert hair_rules_from(changed).hair_darkness == 0.7
