@@ -192,12 +192,21 @@ def test_bootstrap_interval_and_outcome():
     areas = tile_areas(np.ones((60, 60), bool), 6)
     gained = np.full(36, 3.0)
     lost = np.full(36, 1.0)
-    change = bootstrap_rate_change(gained, lost, areas, scale=100.0, resamples=500, seed=0)
+    change = bootstrap_rate_change(gained, lost, areas, scale=100.0, resamples=2000, seed=0)
     assert change.value == pytest.approx(100.0 * 72 / 3600)
-    assert change.ci95[0] == pytest.approx(change.value) and change.ci95[1] == pytest.approx(change.value)
+    # An even change shows no spread over the tiles; the interval is then that of counting
+    # 108 gains and 36 losses: +72 +- 1.96 * sqrt(108 + 36) hairs.
+    low, high = change.ci95
+    assert low < change.value < high
+    assert (high - low) / 2 == pytest.approx(100.0 * 1.96 * np.sqrt(144) / 3600, rel=0.1)
     uneven = bootstrap_rate_change(np.arange(36, dtype=float), lost, areas, scale=100.0, resamples=500, seed=0)
     assert uneven.ci95[0] < uneven.value < uneven.ci95[1]
     assert outcome(change, 1.0) == "improved" and outcome(change, 5.0) == "stable"
+    # Nothing gained or lost among the hairs seen is not proof of no change.
+    none = bootstrap_rate_change(np.zeros(36), np.zeros(36), areas, scale=100.0, resamples=2000, seed=0)
+    assert none.value == 0.0
+    assert none.ci95[0] < -0.02 and none.ci95[1] > 0.02
+    assert outcome(none, 0.01) == "stable"
 
 
 def test_compare_saves_measurements_on_the_follow_up(tmp_path, capsys, protocol):
