@@ -26,9 +26,12 @@ enters the core by its lightness over the skin.
   start at one (``min_opening_share``); otherwise (openings not seen as calibrated) from
   the shafts as above. The shafts
   still give the roots that two photos are matched on, and the widths.
-* **Long hair**: a root is a shaft-wide band end facing upstream with skin and a follicle
-  opening just upstream; roots under other hairs cannot be seen, so their number is
-  estimated from the root density found where a root could have been seen.
+* **Long hair**: a root is a shaft-wide band end facing upstream with open skin (no pixel
+  as dark as a shaft, the root's own opening aside) and a follicle opening just upstream;
+  roots under other hairs cannot be seen, so their number is estimated from the root
+  density found where a root could have been seen (:func:`root_visible_area`). White
+  shafts lying over much of the skin are brighter than it, so the skin background of long
+  hair is taken only from pixels nearly as red as the image's reddest.
 * **Shaft width**: across-shaft darkness profiles at several points along each shaft, the
   full width at ``width_level`` of the peak over the skin, measured from the lit axis to
   the nearer edge (a neighbour lying beside a shaft widens one side only).
@@ -116,6 +119,8 @@ class HairRules:
     """Half width (shaft widths) of the skin zone upstream of a root on long hair."""
     unclipped_opening_brownness: float = 0.02
     """Least brownness of the skin just upstream of a root on long hair (its opening)."""
+    unclipped_skin_max_cover: float = 0.1
+    """Most share of the skin zone upstream of a long-hair root that may be hair."""
     unclipped_skin_max_darkness: float = 0.45
     """Least darkness that ends open skin upstream of a long-hair root, unless the core
     threshold is higher: the root's own opening lies there (darkness up to
@@ -1250,7 +1255,7 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
         for turn in np.deg2rad([-10.0, 0.0, 10.0]):
             down = _zone_means(core, p, a_idx + turn, (0.3 * w, 3.0 * w), 0.35 * w, max(1.0, 0.2 * w))
             up = _zone_means(hair, p, a_idx + turn, (-1.2 * w, -0.3 * w), half_skin, max(1.0, 0.2 * w))
-            found.append(np.where((down >= 0.9) & (up <= 0.1), down - up, -1.0))
+            found.append(np.where((down >= 0.9) & (up <= rules.unclipped_skin_max_cover), down - up, -1.0))
         score = np.max(found, axis=0) if found else np.zeros(0)
         keep = score > 0
         opening = _zone_means(brown, p[keep], a_idx[keep], (-0.9 * w, -0.1 * w), 0.5 * w)
@@ -1302,8 +1307,9 @@ def root_visible_area(hair: np.ndarray, downstream_rad: np.ndarray, shaft_width_
 
     A root is seen only where its shaft starts on open skin; the long hairs lying over the
     rest of the scalp hide theirs. This is the upstream half of the root test of
-    :func:`detect_hairs` (no hair pixel over ``[0.3, 1.2]`` shaft widths upstream and
-    ``+-unclipped_skin_half`` widths across, with the direction turned by up to 10 degrees),
+    :func:`detect_hairs` (at most ``unclipped_skin_max_cover`` of hair over ``[0.3, 1.2]``
+    shaft widths upstream and ``+-unclipped_skin_half`` widths across, with the direction
+    turned by up to 10 degrees),
     applied at every pixel; a border of 1.5 shaft widths is left out, as for the roots.
 
     Parameters
@@ -1335,7 +1341,7 @@ def root_visible_area(hair: np.ndarray, downstream_rad: np.ndarray, shaft_width_
         for turn in np.deg2rad([-10.0, 0.0, 10.0]):  # as the root test tries
             kernel = _zone_kernel(a + turn, w, (-1.2 * w, -0.3 * w), rules.unclipped_skin_half * w)
             up = cv2.filter2D(cover, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-            seen |= near & (up <= 0.1)
+            seen |= near & (up <= rules.unclipped_skin_max_cover)
     margin = int(round(1.5 * w))
     seen[:margin] = seen[-margin:] = False
     seen[:, :margin] = seen[:, -margin:] = False
