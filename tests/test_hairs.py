@@ -167,7 +167,7 @@ def test_a_root_is_visible_only_with_open_skin_upstream():
     assert not seen[100, 100 + int(2 * w)]  # further along, the shaft itself covers "upstream"
     assert seen[30, 150] and seen[170, 150]  # open skin beside it
     assert not seen[100, 5] and not seen[5, 150]  # the border is left out, as for the roots
-    # Lying the other way, the shaft's far side is open upstream and its root is not.
+    # Hair lying leftwards has its upstream on the right: there the shaft covers it.
     back = root_visible_area(hair, np.full(hair.shape, np.pi), w)
     assert not back[100, 150]
 
