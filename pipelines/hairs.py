@@ -854,9 +854,7 @@ def _count_at_openings(frame: _Frame, shafts: list[_Shaft], mm_per_px: float | N
             seen[j] += sum(max(x.seen, 1) for x in members)  # shafts, and cut ends stacked on them
     if at < rules.min_opening_share * len(shafts):
         return None
-    area_cm2 = None
-    if mm_per_px:
-        area_cm2 = frame.region.sum() * (mm_per_px / frame.scale) ** 2 / 100.0
+    area_cm2 = _region_cm2(frame, mm_per_px)
     density = None
     for _ in range(8):  # density and unit mix depend on each other
         # Beyond three, shafts at one opening are no more evidence than three (a neighbour's
@@ -866,6 +864,13 @@ def _count_at_openings(frame: _Frame, shafts: list[_Shaft], mm_per_px: float | N
             break
         density = expected.sum() / rules.opening_recall / area_cm2
     return centres, expected
+
+
+def _region_cm2(frame: _Frame, mm_per_px: float | None) -> float | None:
+    """The analysed region's area on the scalp (cm2), None without a scale."""
+    if not mm_per_px:
+        return None
+    return float(frame.region.sum()) * (mm_per_px / frame.scale) ** 2 / 100.0
 
 
 def _extremities(mask: np.ndarray, offset: np.ndarray, width: float):
@@ -1117,9 +1122,7 @@ def _hidden_hairs(frame: _Frame, core: np.ndarray, shafts: list[_Shaft], mm_per_
     seen = np.array(seen)
     if rules.unit_mate_seen >= 1.0:
         return
-    area_cm2 = None
-    if mm_per_px:
-        area_cm2 = frame.region.sum() * (mm_per_px / frame.scale) ** 2 / 100.0
+    area_cm2 = _region_cm2(frame, mm_per_px)
     t_density = None
     expected = seen.astype(float)
     for _ in range(8):  # density and unit mix depend on each other: a few fixed-point steps
@@ -1290,7 +1293,7 @@ def _count_unclipped(frame: _Frame, mm_per_px: float | None, rules: HairRules
         rate = visible_hairs / max(float(seen.sum()) * rules.unclipped_root_recall, 1.0)
         total = rate * region_area
         if mm_per_px:
-            density = total / (region_area * (mm_per_px / frame.scale) ** 2 / 100.0)
+            density = total / _region_cm2(frame, mm_per_px)
             visible_hairs = len(shafts) * _prior_mean(density, rules)
             rate = visible_hairs / max(float(seen.sum()) * rules.unclipped_root_recall, 1.0)
             total = rate * region_area
@@ -1309,8 +1312,8 @@ def root_visible_area(hair: np.ndarray, downstream_rad: np.ndarray, shaft_width_
     rest of the scalp hide theirs. This is the upstream half of the root test of
     :func:`detect_hairs` (at most ``unclipped_skin_max_cover`` of hair over ``[0.3, 1.2]``
     shaft widths upstream and ``+-unclipped_skin_half`` widths across, with the direction
-    turned by up to 10 degrees),
-    applied at every pixel; a border of 1.5 shaft widths is left out, as for the roots.
+    turned by up to 10 degrees), applied at every pixel; a border of 1.5 shaft widths is
+    left out, as for the roots.
 
     Parameters
     ----------
@@ -1438,7 +1441,7 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     hidden = 0.0
     openings = opening_hairs = None
     if kind:
-        shafts, _, at_openings = _count_clipped(frame, mm_per_px, rules)
+        shafts, mask, at_openings = _count_clipped(frame, mm_per_px, rules)
         work = frame
         if at_openings is not None:
             openings, opening_hairs = at_openings[0] / frame.scale, at_openings[1]
@@ -1446,13 +1449,13 @@ def detect_hairs(linear: np.ndarray, region: np.ndarray | None = None, *, shaft_
     else:
         work = _frame(linear, region, guess, rules.unclipped_width_px, rules, rules.unclipped_skin_red_margin)
         shafts, hidden, _ = _count_unclipped(work, mm_per_px, rules)
+        mask = _shaft_core(work, rules)
     s = work.scale
     roots = np.array([x.root for x in shafts], float).reshape(-1, 2) / s
     ends = np.array([x.end for x in shafts], float).reshape(-1, 2) / s
     widths = np.array([x.width for x in shafts], float) / s
     lengths = np.linalg.norm(ends - roots, axis=1)
     mult = np.array([x.multiplicity for x in shafts], int)
-    mask = _shaft_core(work, rules)
     if s < 1.0:
         mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     unit = np.array([x.unit for x in shafts], int)
