@@ -16,7 +16,7 @@ from photostation.qa.focus import Focus, focus_ratio, measure_focus
 from photostation.qa.glare import glare_share_pct
 from photostation.qa.illumination import IlluminationField, direction_words, fit_field
 from photostation.qa.pixels import ShotPixels, luminance, resize_to
-from photostation.qa.pose import Intrinsics, PoseChange, decompose
+from photostation.qa.pose import Intrinsics, NoPhysicalPose, PoseChange, decompose
 from photostation.qa.region import ScalpRegion, scalp_region
 from photostation.qa.registration import Registration, register
 from photostation.results import Check, grade
@@ -182,6 +182,8 @@ class PairAnalysis:
     """Registration in full-resolution pixels (follow-up -> baseline)."""
     measured_on: str = "registered scalp"
     """Where exposure and colour were compared: ``registered scalp``, ``card`` or ``region medians``."""
+    pose_problem: str | None = None
+    """Why a registered pair has no camera pose (no decomposition with the scalp in front of both cameras)."""
 
 
 def _scaling(factor: float) -> np.ndarray:
@@ -231,7 +233,17 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
         if by_card is not None:
             return PairAnalysis(reg, None, by_card[0], by_card[1], ratio, None, measured_on="card")
         return PairAnalysis(reg, None, ev, None, ratio, None)
-    pose = decompose(reg.matrix, follow.pixels.detail_size, base.pixels.detail_size, follow_k, base_k)
+    try:
+        pose = decompose(reg.matrix, follow.pixels.detail_size, base.pixels.detail_size, follow_k, base_k)
+    except NoPhysicalPose as problem:
+        # A geometry no camera can produce: the registration is not to be trusted, and
+        # exposure or colour compared through it would compare different skin.
+        ev = exposure_difference_unregistered(follow.pixels.luminance, follow.region.mask, base.pixels.luminance,
+                                              base.region.mask)
+        if by_card is not None:
+            return PairAnalysis(reg, None, by_card[0], by_card[1], ratio, None, measured_on="card",
+                                pose_problem=str(problem))
+        return PairAnalysis(reg, None, ev, None, ratio, None, pose_problem=str(problem))
 
     # Small registered copies: follow-up warped into the baseline frame (the registration
     # refers to the detail copies; the scale factors bring it to the small ones).
@@ -315,7 +327,11 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
     """Checks of a follow-up against its baseline: registration, pose, exposure, colour, light, focus."""
     reg = pair.registration
     g = rules.registration
-    if reg.ok:
+    if reg.ok and pair.pose is None:
+        checks = [Check("pose.registration", "fail", reg.inliers, g.min_inliers,
+                        f"registered on {reg.inliers} of {reg.matches} matches, but {pair.pose_problem or 'no camera pose fits'}: "
+                        "angle and distance not measured; retake square to the scalp as at baseline")]
+    elif reg.ok:
         checks = [Check("pose.registration", "pass", reg.inliers, g.min_inliers,
                         f"registered on {reg.inliers} of {reg.matches} matches, residual {reg.residual_px:.2f} px, "
                         f"overlap {reg.overlap_pct:.0f} %")]
@@ -330,7 +346,8 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
     else:
         ev = pair.exposure_ev
         status = grade(abs(ev), r.difference_warn_ev, r.difference_fail_ev)
-        how = pair.measured_on if (reg.ok or pair.measured_on == "card") else "region medians, unregistered"
+        how = (pair.measured_on if ((reg.ok and pair.pose is not None) or pair.measured_on == "card")
+               else "region medians, unregistered")
         checks.append(Check("exposure.difference_ev", status, ev, r.difference_warn_ev,
                             f"{abs(ev):.2f} EV {'brighter' if ev > 0 else 'darker'} than baseline ({how})"
                             + (f": {'lower' if ev > 0 else 'raise'} the exposure or flash power" if status != "pass" else "")))
@@ -342,7 +359,7 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
         checks.append(Check("white_balance.shift_mired", status, mired, w.shift_warn_mired,
                             f"light {abs(mired):.0f} mired {'warmer' if mired > 0 else 'cooler'} and tint {duv:+.4f} "
                             f"against baseline ({pair.measured_on})" + (": use the baseline's white balance and flash" if status != "pass" else "")))
-    elif reg.ok:
+    elif reg.ok and pair.pose is not None:
         checks.append(Check("white_balance.shift_mired", "warn", None, w.shift_warn_mired,
                             "cannot compare the colour with the baseline (too little common scalp)"))
     f = rules.focus

@@ -6,6 +6,10 @@ The homography of a plane seen by two pinhole cameras is ``H = K_b (R + t n^T / 
 RR-6303, as implemented by OpenCV) into the rotation between the two shots. Of the
 physically possible solutions (scalp in front of both cameras) the one whose scalp normal is
 closest to the optical axis is taken: the protocol puts the camera square to the scalp.
+When the camera only turned about its centre, ``H = K_b R K_f^-1`` and OpenCV returns the one
+rotation with no translation and no normal; that rotation is the answer. When no solution
+keeps the scalp in front of both cameras (a mirrored image, a registration that maps part of
+the frame through the horizon) there is no camera pose to report: :class:`NoPhysicalPose`.
 Intrinsics come from EXIF: the 35 mm-equivalent focal length, or the focal length and the
 sensor size from the focal-plane resolution; when neither is known a 50 mm-equivalent
 (normal) lens is assumed, and the result says so.
@@ -53,6 +57,10 @@ def intrinsics_from_exif(size: tuple[int, int], focal_length_35mm: float | None,
                       f"focal length unknown: assumed a {ASSUMED_FOCAL_35MM:g} mm-equivalent lens")
 
 
+class NoPhysicalPose(ValueError):
+    """No camera motion explains the homography with the scalp in front of both cameras."""
+
+
 @dataclass(frozen=True)
 class PoseChange:
     """How the follow-up camera differs from the baseline camera."""
@@ -81,6 +89,21 @@ def _rotation_angles(rotation: np.ndarray) -> tuple[float, float]:
     return roll, tilt
 
 
+def _pure_rotation(count: int, rotations, translations) -> np.ndarray | None:
+    """The rotation of a decomposition without translation (camera turned about its centre).
+
+    OpenCV returns a single solution with zero translation and zero normal when the
+    normalised homography is itself orthogonal; a mirrored image is orthogonal too, with
+    determinant -1, and is no camera motion at all.
+    """
+    if count != 1 or float(np.linalg.norm(translations[0])) > 1e-9:
+        return None
+    rotation = np.asarray(rotations[0], dtype=np.float64)
+    if np.linalg.det(rotation) < 0:
+        raise NoPhysicalPose("the follow-up is a mirror image of the baseline: no camera pose explains it")
+    return rotation
+
+
 def decompose(matrix: np.ndarray, follow_size: tuple[int, int], base_size: tuple[int, int],
               follow_k: Intrinsics, base_k: Intrinsics, points: np.ndarray | None = None) -> PoseChange:
     """Decompose a follow-up-to-baseline homography into the camera change.
@@ -100,11 +123,16 @@ def decompose(matrix: np.ndarray, follow_size: tuple[int, int], base_size: tuple
     Returns
     -------
     PoseChange
+
+    Raises
+    ------
+    NoPhysicalPose
+        When no decomposition keeps the scalp in front of both cameras.
     """
     kf, kb = follow_k.matrix(follow_size), base_k.matrix(base_size)
     normalised = np.linalg.inv(kb) @ matrix @ kf
     normalised /= np.linalg.svd(normalised, compute_uv=False)[1]
-    count, rotations, _, normals = cv2.decomposeHomographyMat(normalised, np.eye(3))
+    count, rotations, translations, normals = cv2.decomposeHomographyMat(normalised, np.eye(3))
     w, h = follow_size
     if points is None:
         gx, gy = np.meshgrid(np.linspace(0, w - 1, 5), np.linspace(0, h - 1, 5))
@@ -112,13 +140,19 @@ def decompose(matrix: np.ndarray, follow_size: tuple[int, int], base_size: tuple
     before = cv2.undistortPoints(points.reshape(-1, 1, 2).astype(np.float64), kf, None)
     after = cv2.undistortPoints(cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), matrix),
                                 kb, None)
-    visible = cv2.filterHomographyDecompByVisibleRefpoints(rotations, normals, before.astype(np.float32),
-                                                           after.astype(np.float32))
-    candidates = [int(i) for i in np.asarray(visible).ravel()] if visible is not None else list(range(count))
-    best = max(candidates, key=lambda i: abs(float(normals[i][2, 0])))
+    rotation = _pure_rotation(count, rotations, translations)
+    if rotation is None:
+        # OpenCV answers "none visible" with None up to 5.0 and with an empty array from 5.1.
+        visible = cv2.filterHomographyDecompByVisibleRefpoints(rotations, normals, before.astype(np.float32),
+                                                               after.astype(np.float32))
+        candidates = [] if visible is None else [int(i) for i in np.asarray(visible).ravel()]
+        if not candidates:
+            raise NoPhysicalPose("no camera pose keeps the scalp in front of both cameras "
+                                 f"(of {count} decompositions of the registration)")
+        rotation = rotations[max(candidates, key=lambda i: abs(float(normals[i][2, 0])))]
     # decomposeHomographyMat gives the rotation taking follow-up camera coordinates to the
     # baseline camera; the scalp then appears turned the other way in the follow-up.
-    roll, tilt = _rotation_angles(rotations[best])
+    roll, tilt = _rotation_angles(rotation)
     roll = -roll
 
     centre_f = ((w - 1) / 2.0, (h - 1) / 2.0)
