@@ -2,10 +2,19 @@
 # Install everything the tests need on a fresh Debian machine, then run them.
 #   system (apt): ExifTool (metadata reference), PostgreSQL (ledger on a real server),
 #                 Chromium (the review app tested in a real browser)
-#   python: a virtual environment in .venv with photostation and its test extras
-# Run from the repository root: scripts/test.sh [extra pytest arguments]
+#   python: a virtual environment with photostation and its test extras (scripts/install.sh)
+# Run from the repository root:
+#   scripts/test.sh [pytest arguments]            the locked versions (requirements-test.lock), in .venv
+#   scripts/test.sh --latest [pytest arguments]   the newest versions pyproject.toml allows, in .venv-latest
+#   scripts/test.sh --lowest [pytest arguments]   every direct dependency at its lower bound, in .venv-lowest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=locked; venv=.venv
+case "${1:-}" in
+  --latest) mode=latest; venv=.venv-latest; shift ;;
+  --lowest) mode=lowest; venv=.venv-lowest; shift ;;
+esac
 
 SYSTEM_PACKAGES=(libimage-exiftool-perl postgresql chromium)
 missing=()
@@ -19,7 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest "$@"
+scripts/install.sh "--$mode" --test --venv "$venv"
+# Say which versions this run tests: a failure under --latest names the release that broke it.
+"$venv/bin/python" - <<'PY'
+from importlib.metadata import version
+names = ["opencv-contrib-python-headless", "numpy", "scipy", "scikit-image", "pillow", "pillow-heif",
+         "colour-science", "streamlit", "sqlalchemy", "click", "exifread"]
+print("testing with " + ", ".join(f"{n} {version(n)}" for n in names))
+PY
+exec "$venv/bin/python" -m pytest "$@"
