@@ -292,6 +292,101 @@ def _write_corrected(photo: Path, report, out_path: Path) -> Path:
     return write_atomic(out_path, lambda handle: Image.fromarray(pixels).save(handle, "PNG"))
 
 
+def _measurement_options(command):
+    """Options ``measure`` and ``compare`` share: the hair kind, the station profile, the protocol."""
+    for option in reversed((
+            click.option("--hair", "hair_kind", type=click.Choice(["clipped", "unclipped"]),
+                         help="Trichoscopy: clipped (phototrichogram) or unclipped hair (default: detected)."),
+            click.option("--station", help="Station whose calibration profile applies (with --db)."),
+            click.option("--device", help="Device at the station (for its scale)."),
+            click.option("--db", help="Ledger database with the station profiles."),
+            click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
+                         help="Protocol TOML file (default: the shipped protocol)."))):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("photo", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--mm-per-px", type=float, help="Scale of the photo in mm per pixel (default: from a card in the frame "
+                                             "or the station profile).")
+@click.option("--view", type=click.Choice(["trichoscopy", "global"]),
+              help="Trichoscopy close-up (hairs) or global view (coverage); default: from the file name.")
+@_measurement_options
+@click.option("--hairs", "hairs_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Measure from this hairs file (as written by --out, corrected by a person) instead of detecting.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write an overlay PNG and (trichoscopy) the hairs as a CSV file a person can correct.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README: measure).")
+def measure(photo: Path, mm_per_px: float | None, view: str | None, hair_kind: str | None, station: str | None,
+            device: str | None, db: str | None, protocol_path: Path | None, hairs_path: Path | None,
+            out_dir: Path | None, as_json: bool) -> None:
+    """One photo's hair count, density, shaft widths and units, or coverage (exit 0 measured, 1 not measurable)."""
+    from photostation.ledger import open_ledger
+    from pipelines.measure import measure_photo
+
+    factory = open_ledger(db, create=False) if station else None
+    result = measure_photo(photo, _protocol(protocol_path), mm_per_px=mm_per_px, view=view, hair_kind=hair_kind,
+                           station=station, device=device, factory=factory, hairs_file=hairs_path)
+    data = result.to_json()
+    if out_dir is not None:
+        data["files"] = [str(p) for p in _write_measurement(photo, result, out_dir)]
+    if as_json:
+        _print_json(data)
+    else:
+        _print_measurement(photo, data)
+    sys.exit(EXIT_OK if result.measurable else EXIT_FAIL)
+
+
+def _print_measurement(photo: Path, data: dict) -> None:
+    if not data["measurable"]:
+        click.echo(f"{photo.name}: {click.style('NOT measurable', bold=True)} ({data['view']}): {data['reason']}")
+        return
+    scale = data["scale"]
+    where = f"{data['area_cm2']:.3f} cm2" if data["area_cm2"] is not None else f"{data['area_px']} px"
+    click.echo(f"{photo.name}: {data['view']}" + (f", {data['hair']} hair" if data["hair"] else "") + f", {where}"
+               + (f" at {scale['mm_per_px'] * 1000:.2f} µm/px ({scale['source']})" if scale["mm_per_px"] else ""))
+    if data["coverage_pct"] is not None:
+        where = "of the scalp in the frame" if data["view"] == "global" else "of the field is hair"
+        click.echo(f"  coverage  {data['coverage_pct']:.1f} % {where}")
+    if data["hair_count"] is not None:
+        density = f"{data['density_per_cm2']:.0f} hairs/cm2" if data["density_per_cm2"] is not None else ""
+        click.echo(f"  hairs     {data['hair_count']} ({density}, from {data['hairs_source']})")
+        if data["mean_shaft_width_um"] is not None:
+            d = data["shaft_diameter"]
+            click.echo(f"  shafts    mean {data['mean_shaft_width_um']:.0f} µm (median {d['median_um']:.0f}, "
+                       f"variability {d['cv_pct']:.0f} %); vellus {data['vellus_pct']:.0f} %, "
+                       f"terminal {data['terminal_pct']:.0f} %, thin (< 30 µm) {d['thin_pct']:.0f} %")
+        units = data["units"]
+        if units["1"] is not None:
+            click.echo("  units     " + ", ".join(f"{units[k]:.0f} % {k}{'+' if k == '4' else ''}-hair"
+                                                  for k in ("1", "2", "3", "4")))
+        if data["cumulative_thickness_mm_per_cm2"] is not None:
+            click.echo(f"  thickness {data['cumulative_thickness_mm_per_cm2']:.1f} mm of shaft width per cm2")
+    for flag in data["flags"]:
+        click.echo(f"  note: {flag}")
+    for path in data.get("files", []):
+        click.echo(f"  wrote {path}")
+
+
+def _write_measurement(photo: Path, result, out_dir: Path) -> list[Path]:
+    from PIL import Image
+
+    from photostation.imaging import decode
+    from photostation.writing import write_atomic
+    from pipelines.hairs_file import hairs_csv
+    from pipelines.measure import measurement_overlay
+
+    written = []
+    overlay = measurement_overlay(decode(photo), result)
+    target = out_dir / f"{photo.stem}_measured.png"
+    written.append(write_atomic(target, lambda h: Image.fromarray(overlay).save(h, "PNG")))
+    if result.view == "trichoscopy" and result.measurable:
+        text = hairs_csv(list(result.hairs)).encode()
+        written.append(write_atomic(out_dir / f"{photo.stem}_hairs.csv", lambda h: h.write(text)))
+    return written
+
+
 @cli.command()
 @click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("followup", type=click.Path(path_type=Path, dir_okay=False))
@@ -299,13 +394,7 @@ def _write_corrected(photo: Path, report, out_path: Path) -> Path:
                                              "in the frame or the station profile).")
 @click.option("--view", type=click.Choice(["trichoscopy", "global"]),
               help="Trichoscopy close-up (hair density) or global view (hair coverage); default: from the file name.")
-@click.option("--hair", "hair_kind", type=click.Choice(["clipped", "unclipped"]),
-              help="Trichoscopy: clipped (phototrichogram) or unclipped hair (default: detected).")
-@click.option("--station", help="Station whose calibration profile applies (with --db).")
-@click.option("--device", help="Device at the station (for its scale).")
-@click.option("--db", help="Ledger database with the station profiles.")
-@click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Protocol TOML file (default: the shipped protocol).")
+@_measurement_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write the registered follow-up, side-by-side, blend, flicker and hair overlays here.")
 @click.option("--save", is_flag=True, help="Store the measurements on the follow-up photo in the ledger (--db).")

@@ -289,10 +289,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     tiles = rules.bootstrap_tiles
 
     if kind == "global":
-        skin_rules = SkinRules(rules.skin_min_a, rules.skin_min_hue_ratio, rules.skin_max_hue_ratio,
-                               rules.skin_min_lightness, rules.skin_boundary_position,
-                               rules.skin_seed_erosion_px, rules.skin_min_seed_share,
-                               rules.skin_min_separation)
+        skin_rules = skin_rules_from(rules)
         region_b = scalp_region(base_lin, whole_frame=False, backdrop_texture_max=protocol.qa.region.backdrop_texture_max,
                                 min_share_pct=protocol.qa.region.min_share_pct).mask
         region_f = scalp_region(follow_lin, whole_frame=False,
@@ -390,6 +387,13 @@ def hair_rules_from(rules: CompareRules) -> HairRules:
     if unknown:
         raise InputError(f"protocol: unknown 'density.detector' setting(s): {', '.join(unknown)}")
     return HairRules(terminal_width_um=rules.terminal_width_um, **dict(rules.hair_detector))
+
+
+def skin_rules_from(rules: CompareRules) -> SkinRules:
+    """The visible-scalp rules of global views from the protocol's ``[coverage]``."""
+    return SkinRules(rules.skin_min_a, rules.skin_min_hue_ratio, rules.skin_max_hue_ratio, rules.skin_min_lightness,
+                     rules.skin_boundary_position, rules.skin_seed_erosion_px, rules.skin_min_seed_share,
+                     rules.skin_min_separation)
 
 
 def _corrected(rgb: np.ndarray, report) -> np.ndarray:
