@@ -96,6 +96,9 @@ class Comparison:
     images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Measurement images for the report files: baseline, followup, registered follow-up, masks."""
     detections: tuple[HairDetection | None, HairDetection | None] = field(default=(None, None), repr=False)
+    hairs: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] = ((), ())
+    """Per hair seen in the common area, each photo in its own file's pixels, with its match
+    status (:func:`hair_entries`)."""
 
     def to_json(self) -> dict[str, Any]:
         reg = self.registration
@@ -119,8 +122,8 @@ class Comparison:
                 np.round(self.registration_original, 8).tolist(),
                 "inliers": reg.inliers, "residual_px": reg.residual_px, "overlap_pct": reg.overlap_pct,
             },
-            "baseline": self.baseline.to_json() if self.baseline else dict(empty),
-            "followup": self.followup.to_json() if self.followup else dict(empty),
+            "baseline": (self.baseline.to_json() if self.baseline else dict(empty)) | {"hairs": list(self.hairs[0])},
+            "followup": (self.followup.to_json() if self.followup else dict(empty)) | {"hairs": list(self.hairs[1])},
             "change": change,
             "comparable": self.comparable,
             "flags": list(self.flags),
@@ -369,9 +372,66 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     if comparable and not work_scale:
         flags.append("no outcome without a scale: the change threshold is in hairs per cm2")
     images |= {"hair_mask_baseline": det_b.hair_mask, "hair_mask_followup": follow_mask_in_base}
+    f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
+    follow_scale = work_scale * magnification if work_scale else None
+    hairs = (hair_entries(det_b, in_b, matching.matched, "lost", factor, work_scale),
+             hair_entries(det_f, in_f, matching.new, "new", f_factor, follow_scale))
     return Comparison(kind, reg, original, base_side, follow_side, change if comparable and work_scale else None,
                       change_pct if comparable else None, None, result_outcome, comparable, tuple(flags),
-                      tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f))
+                      tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f), hairs)
+
+
+def hair_entries(det: HairDetection, selected: np.ndarray, counts: np.ndarray, unpaired: str, factor: float,
+                 mm_per_px: float | None) -> tuple[dict[str, Any], ...]:
+    """One entry per hair seen in the common area, in the form ``photostation measure`` uses.
+
+    Parameters
+    ----------
+    det : HairDetection
+        One photo's detections (pixels of its measurement copy).
+    selected : numpy.ndarray
+        Bool per detection: in the common area (the order the matching used).
+    counts : numpy.ndarray
+        Per selected detection: baseline, its hairs found again (``HairMatching.matched``);
+        follow-up, its new hairs (``HairMatching.new``).
+    unpaired : {"lost", "new"}
+        Status of a baseline hair not found again, or of a new follow-up hair.
+    factor : float
+        Measurement copy's pixels per file pixel.
+    mm_per_px : float, optional
+        Scale of the measurement copy (None: no lengths or widths in um).
+
+    Returns
+    -------
+    tuple of dict
+        ``root`` [x, y] in the file's pixels, ``direction_deg``, ``length_um``, ``width_um``,
+        ``unit``, ``fine`` and ``status``: ``matched``, ``lost`` (baseline) or ``new``
+        (follow-up). A detection standing for k hairs gives k entries. Hairs the detector
+        adds without seeing them (a unit's hairs lying exactly over each other, roots hidden
+        under long hair, openings' expected hairs) are in ``hair_count`` but not here.
+    """
+    seen = det.seen
+    out: list[dict[str, Any]] = []
+    for j, i in enumerate(np.flatnonzero(selected)):
+        root, end = det.roots_px[i], det.ends_px[i]
+        direction = float(np.degrees(np.arctan2(end[1] - root[1], end[0] - root[0])) % 360.0)
+        um = mm_per_px * 1000.0 if mm_per_px else None
+        width = float(det.width_px[i]) * um if um and np.isfinite(det.width_px[i]) else None
+        length = float(det.length_px[i]) * um if um and np.isfinite(det.length_px[i]) else None
+        k = int(counts[j])
+        for n in range(int(seen[i])):
+            if unpaired == "lost":
+                status = "matched" if n < k else "lost"
+            else:
+                status = "new" if n < k else "matched"
+            out.append({"root": [round(float(root[0]) / factor, 1), round(float(root[1]) / factor, 1)],
+                        "direction_deg": round(direction, 1),
+                        "length_um": None if length is None else round(length, 1),
+                        "width_um": None if width is None else round(width, 1),
+                        "unit": None if det.unit is None else int(det.unit[i]),
+                        "fine": bool(det.fine[i]) if det.fine is not None else False,
+                        "status": status})
+    return tuple(out)
 
 
 def hair_rules_from(rules: CompareRules) -> HairRules:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -91,6 +92,23 @@ def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
         assert 20 < data[side]["mean_shaft_width_um"] < 150
     change = data["change"]
     assert change["matched"] > 0
+    # Each photo's hairs, in its own file's pixels, with their match status: the counts agree.
+    for side, unpaired in (("baseline", "lost"), ("followup", "new")):
+        hairs = data[side]["hairs"]
+        statuses = [h["status"] for h in hairs]
+        assert set(statuses) <= {"matched", unpaired}
+        assert statuses.count(unpaired) == change["lost" if side == "baseline" else "new"]
+        assert statuses.count("matched") > 0
+        roots = np.array([h["root"] for h in hairs])
+        assert (roots >= 0).all() and (roots[:, 0] < 1200).all() and (roots[:, 1] < 900).all()
+        assert {"root", "direction_deg", "length_um", "width_um", "unit", "fine", "status"} <= set(hairs[0])
+    # A matched baseline hair lies, through the registration, near a matched follow-up hair.
+    matrix = np.array(data["registration"]["matrix"])
+    follow_roots = np.array([h["root"] for h in data["followup"]["hairs"] if h["status"] == "matched"])
+    mapped = cv2.perspectiveTransform(follow_roots.reshape(-1, 1, 2), matrix).reshape(-1, 2)
+    base_roots = np.array([h["root"] for h in data["baseline"]["hairs"] if h["status"] == "matched"])
+    nearest = np.min(np.linalg.norm(base_roots[:, None] - mapped[None], axis=2), axis=1)
+    assert np.median(nearest) * base.mm_per_px < 0.3
     assert change["ci95_density_per_cm2"][0] <= change["density_per_cm2"] <= change["ci95_density_per_cm2"][1]
     assert change["outcome"] in ("improved", "stable", "worse")
     assert data["scale"] == {"mm_per_px": pytest.approx(base.mm_per_px, rel=1e-6), "source": "--mm-per-px"}
