@@ -218,6 +218,68 @@ def _overlay(frame: LabelledFrame, roots: list, folder: Path) -> None:
     cv2.imwrite(str(folder / f"{frame.name}.jpg"), bgr)
 
 
+# Real unclipped close-ups (no labels, no stated scale). Their scale is estimated from the
+# shafts: the median shaft is ~9 px wide in OhMyHead's 640x480 frames and ~13 px in the
+# 1280x720 HairSplittingModel frames; at a typical 80 um that is ~9 and ~6 um per pixel.
+UNCLIPPED_SETS = (("OhMyHead", "GUI/scalp_example/*.jpg", 0.009), ("OhMyHead", "GUI/my_scalp.jpg", 0.009),
+                  # Code/hair_segmentation holds face photos: never read.
+                  ("HairSplittingModel", "ImageClusters/*.jpeg", 0.006))
+LONG_HAIR_CHANGES = ("rotate 90", "scale -10 %", "scale +10 %", "exposure -0.5 EV", "exposure +0.5 EV",
+                     "white balance", "JPEG 70")
+
+
+def _unclipped_frames() -> list[tuple[Path, float]]:
+    from realsets import realsets_root
+    root = realsets_root()
+    frames = []
+    for name, pattern, scale in UNCLIPPED_SETS:
+        frames += [(p, scale) for p in sorted((root / name).glob(pattern))] if root and (root / name).is_dir() else []
+    return frames
+
+
+def _long_hair_one(args) -> dict:
+    path, scale = args
+    from pipelines.trichoscopy import count_hairs
+    rgb = load_rgb(path)
+    base = count_hairs(rgb, scale)
+    out = {"unclipped": base.unclipped, "longest_mm": base.longest_shaft_mm, "cover_pct": base.hair_cover_pct}
+    for change in LONG_HAIR_CHANGES:
+        image, changed_scale, _ = _changed(rgb, change, scale)
+        again = count_hairs(image, changed_scale)
+        out[change] = {"unclipped": again.unclipped, "cover_change_pts": again.hair_cover_pct - base.hair_cover_pct}
+    return out
+
+
+def long_hair(jobs: int) -> dict:
+    """Is long hair told from clipped hair on real photos? Unclipped close-ups, each also after
+    the invariance changes, and the clipped FDU ``val`` frames."""
+    unclipped = _unclipped_frames()
+    clipped = [f for f in fdu_frames("val")]
+    from pipelines.trichoscopy import count_hairs
+
+    def clipped_one(frame):
+        rgb = load_rgb(frame.image_path)
+        return None if red_mark_share(rgb) > RED_MARK_SHARE else count_hairs(rgb, FDU_MM_PER_PX).unclipped
+
+    with ProcessPoolExecutor(max(1, jobs)) as pool:
+        rows = list(pool.map(_long_hair_one, unclipped))
+    verdicts = [v for v in map(clipped_one, clipped) if v is not None]
+    print(f"\nlong hair: {len(rows)} real unclipped close-ups (scale estimated), {len(verdicts)} clipped FDU val frames")
+    print("| photos | read as unclipped |")
+    print("|---|---|")
+    print(f"| unclipped close-ups | {sum(r['unclipped'] for r in rows)} of {len(rows)} |")
+    print(f"| clipped FDU val frames | {sum(verdicts)} of {len(verdicts)} |")
+    if rows:
+        print("| change (unclipped close-ups) | verdict unchanged | median abs. hair-cover change |")
+        print("|---|---|---|")
+        for change in LONG_HAIR_CHANGES:
+            same = sum(r[change]["unclipped"] == r["unclipped"] for r in rows)
+            cover = np.median([abs(r[change]["cover_change_pts"]) for r in rows])
+            print(f"| {change} | {same} of {len(rows)} | {cover:.1f} points |")
+    return {"unclipped": [r | {"file": str(p.name)} for r, (p, _) in zip(rows, unclipped)],
+            "clipped_read_unclipped": int(sum(verdicts)), "clipped_frames": len(verdicts)}
+
+
 SPEED_SIZE = (4000, 3000)
 
 
@@ -270,6 +332,8 @@ def main(argv=None) -> int:
     parser.add_argument("--overlays", type=Path, default=None, help="write each frame with boxes and roots here")
     parser.add_argument("--invariance", type=int, default=0, metavar="N",
                         help="also count N frames again after rotation, scale, exposure, colour, JPEG and blur")
+    parser.add_argument("--long-hair", action="store_true",
+                        help="also check that real unclipped close-ups are told from clipped frames")
     parser.add_argument("--speed", action="store_true",
                         help="only time measure on a 12 MP rendered close-up (needs no real set)")
     args = parser.parse_args(argv)
@@ -312,6 +376,8 @@ def main(argv=None) -> int:
     report = {"summary": result, "frames": rows}
     if args.invariance and args.detector == "current":
         report["invariance"] = invariance(frames, args.invariance, args.jobs)
+    if args.long_hair:
+        report["long_hair"] = long_hair(args.jobs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"results: {args.out}")

@@ -187,7 +187,7 @@ def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source:
     result = count_hairs(rgb, scale)
     area_px = result.area_px
     area_cm2 = area_px * scale ** 2 / 100.0
-    looks_long = result.long_hair_share > 0.5
+    looks_long = result.unclipped
     kind = hair_kind or ("unclipped" if looks_long else "clipped")
     if result.excluded_overlay_pct > MAX_OVERLAY_PCT:
         return _not_measurable(f"{result.excluded_overlay_pct:.0f} % of the frame is burned-in text or marks: "
@@ -204,14 +204,14 @@ def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source:
         # Long hair hides most roots under other hairs and makes one mesh of shafts: a count
         # from it is not a density (the renders: 3-4x the truth). What is reported is what
         # the photo supports: the share of the field under hair.
-        flags.append(f"density: long hair ({100 * result.long_hair_share:.0f} % of the hair is in connected "
-                     f"shafts over 3 mm, covering {cover:.0f} % of the field): roots under other hairs cannot be "
-                     "counted, so no count or density is given; clip the field for a phototrichogram count")
+        flags.append(f"density: long hair ({_long_hair_evidence(result)}; hair covers {cover:.0f} % of the field): "
+                     "roots under other hairs cannot be counted, so no count or density is given; clip the field "
+                     "for a phototrichogram count")
         return PhotoMeasurement("trichoscopy", kind, True, None, scale, source, area_px, area_cm2, None, cover, (),
                                 None, tuple(flags), size, result.mask)
     if looks_long:
-        flags.append(f"density: long hair ({100 * result.long_hair_share:.0f} % of the hair is in connected shafts "
-                     "over 3 mm although --hair clipped was given): roots under other hairs are not counted")
+        flags.append(f"density: long hair ({_long_hair_evidence(result)}, although --hair clipped was given): "
+                     "roots under other hairs are not counted")
     rows = tuple(HairRow(h.root, h.direction_deg, h.length_um, h.width_um, h.unit, h.fine) for h in result.hairs)
     summary = summarise_hairs(np.array([h.width_um for h in rows]), np.array([h.unit for h in rows]), area_cm2,
                               rules.vellus_max_width_um)
@@ -224,6 +224,15 @@ def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source:
                      "hair for a phototrichogram")
     return PhotoMeasurement("trichoscopy", kind, True, None, scale, source, area_px, area_cm2, summary, cover, rows,
                             "detected", tuple(flags), size, result.mask)
+
+
+def _long_hair_evidence(result) -> str:
+    from pipelines.trichoscopy import CLIPPED_MAX_LENGTH_MM
+
+    if result.long_shafts >= 2:
+        return (f"{result.long_shafts} shafts over {CLIPPED_MAX_LENGTH_MM:g} mm long, the longest "
+                f"{result.longest_shaft_mm:.1f} mm, where clipped stubs are shorter")
+    return f"{100 * result.long_hair_share:.0f} % of the hair is one mesh over {2 * CLIPPED_MAX_LENGTH_MM:g} mm"
 
 
 def _not_measurable(reason: str, kind: str | None, scale: float, source: str, area_px: int, area_cm2: float,

@@ -32,10 +32,11 @@ scale and the published shaft widths) or a fraction of a level measured in the s
    text (text bars, which JPEG leaves noisy), are left out with a margin. Fine lines in line with a
    shaft (the hair under the skin, the shadow past a cut end) belong to that shaft. Hairs
    cut by the frame edge count when the piece inside the frame passes the same size test.
-6. **Long hair.** :func:`hair_layout` tells long hair from clipped stubs (connected hair
-   longer than 3 mm) and measures the share of the field under hair, with a reference that
-   holds when hair covers more than half of the field; the caller decides what a count of
-   long hair is worth (``photostation measure`` gives none).
+6. **Long hair.** A photo shows unclipped hair when a tenth of its shafts (at least two)
+   are longer than ``CLIPPED_MAX_LENGTH_MM`` or most of its hair is one mesh (:func:`hair_layout`, which
+   also measures the share of the field under hair with a reference that holds when hair
+   covers more than half of it); the caller decides what a count of long hair is worth
+   (``photostation measure`` gives none).
 
 Photos finer than ``WORK_UM_PER_PX`` are counted on a copy at that scale, and the hairs
 brought back to the photo's pixels.
@@ -81,9 +82,10 @@ FINE_RIDGE_FRACTION = 0.5
 WORK_UM_PER_PX = 5.0
 """Finer photos are counted on a copy resampled to this scale (a terminal shaft 16 px wide,
 a fine one 6 px): finer sampling adds time, not hairs. ``None``: always at full resolution."""
-CLIPPED_MAX_LENGTH_MM = 3.0
-"""Clipped stubs are 0.2-3 mm long (phototrichogram: clipped to ~1 mm, grown 0.3-0.4 mm a
-day); a shaft piece longer than this is long hair."""
+CLIPPED_MAX_LENGTH_MM = 1.5
+"""A phototrichogram clips hair to 0.5-1 mm and photographs it within a day or two (growth
+0.3-0.4 mm a day): shafts longer than this are unclipped hair (see ``HairCount.unclipped``
+for the rule; benchmarks/real_trichoscopy.py ``--long-hair`` measures it on real frames)."""
 
 
 @dataclass(frozen=True)
@@ -122,15 +124,28 @@ class HairCount:
     area_px: int
     """Pixels analysed (the region less the overlays): the area the count refers to."""
     long_hair_share: float
-    """Share of the hair area in connected hair longer than ``CLIPPED_MAX_LENGTH_MM``
-    (:func:`hair_layout`): above one half the photo shows long (unclipped) hair."""
+    """Share of the hair area in connected hair longer than twice ``CLIPPED_MAX_LENGTH_MM``
+    (:func:`hair_layout`): a mesh of long hair."""
     hair_cover_pct: float
     """Share (%) of the analysed area covered by hair (:func:`hair_layout`)."""
+    longest_shaft_mm: float
+    """Length of the longest shaft piece counted (0 without one)."""
+    long_shafts: int
+    """Shaft hairs (not fine ones) longer than ``CLIPPED_MAX_LENGTH_MM``."""
     mask: np.ndarray = field(repr=False)
 
     @property
     def count(self) -> int:
         return len(self.hairs)
+
+    @property
+    def unclipped(self) -> bool:
+        """Does the photo show long (unclipped) hair? At least two shaft hairs, and a tenth of
+        them, longer than ``CLIPPED_MAX_LENGTH_MM``, or most of the hair in a mesh over twice
+        that. (Stubs crossing end to end make a long piece now and then in a dense clipped
+        field; in an unclipped one long shafts are common.)"""
+        shafts = sum(1 for hair in self.hairs if not hair.fine)
+        return self.long_shafts >= max(2.0, 0.1 * shafts) or self.long_hair_share > 0.5
 
     @property
     def roots_px(self) -> np.ndarray:
@@ -272,7 +287,8 @@ def count_hairs(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
     hairs = tuple(replace(hair, root=back(hair.root), tip=back(hair.tip)) for hair in counted.hairs)
     mask = cv2.resize(counted.mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     return HairCount(hairs, counted.shaft_width_px / factor, counted.shaft_level, overlay_pct, int(usable.sum()),
-                     counted.long_hair_share, counted.hair_cover_pct, mask)
+                     counted.long_hair_share, counted.hair_cover_pct, counted.longest_shaft_mm, counted.long_shafts,
+                     mask)
 
 
 def _count_at_scale(rgb: np.ndarray, mm_per_px: float, usable: np.ndarray, overlay_pct: float) -> HairCount:
@@ -284,7 +300,7 @@ def _count_at_scale(rgb: np.ndarray, mm_per_px: float, usable: np.ndarray, overl
     dark[~usable] = 0.0
     level = float(np.percentile(dark[usable], SHAFT_LEVEL_PERCENTILE)) if usable.any() else 0.0
     if level < MIN_SHAFT_LEVEL:
-        return HairCount((), terminal_px, level, overlay_pct, int(usable.sum()), long_share, cover_pct,
+        return HairCount((), terminal_px, level, overlay_pct, int(usable.sum()), long_share, cover_pct, 0.0, 0,
                          np.zeros((h, w), bool))
     shaft = (dark > HALF * level).astype(np.uint8)
     shaft = cv2.morphologyEx(shaft, cv2.MORPH_OPEN, _disk(terminal_px / 4.0))
@@ -317,8 +333,11 @@ def _count_at_scale(rgb: np.ndarray, mm_per_px: float, usable: np.ndarray, overl
     else:
         width = terminal_px
     hairs += _fine_hairs(dark, shaft.astype(bool), usable, mm_per_px, len(pieces))
-    return HairCount(tuple(hairs), width, level, overlay_pct, int(usable.sum()), long_share, cover_pct,
-                     shaft.astype(bool))
+    lengths_mm = [hair.length_um / 1000.0 for hair in hairs if not hair.fine]
+    longest = max(lengths_mm, default=0.0)
+    long_shafts = sum(1 for length in lengths_mm if length > CLIPPED_MAX_LENGTH_MM)
+    return HairCount(tuple(hairs), width, level, overlay_pct, int(usable.sum()), long_share, cover_pct, longest,
+                     long_shafts, shaft.astype(bool))
 
 
 def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = None) -> tuple[float, float]:
@@ -334,9 +353,11 @@ def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
     Returns
     -------
     long_share : float
-        Share of the hair area in connected hair longer than ``CLIPPED_MAX_LENGTH_MM``
-        (bounding-box diagonal): ~1 for long hair, 0 for clipped stubs (all 50 FDU frames
-        and all clipped renders tried: 0; long-hair renders: 0.97-1.0).
+        Share of the hair area in connected hair longer than twice
+        ``CLIPPED_MAX_LENGTH_MM`` (bounding-box diagonal): ~1 for a mesh of long hair, 0 for
+        clipped stubs (all 50 FDU frames and all clipped renders tried: 0; long-hair
+        renders: 0.97-1.0; real unclipped close-ups: 0-0.98, as sparse long hair does not
+        connect).
     cover_pct : float
         Share (%) of ``region`` that is hair.
     """
@@ -360,7 +381,8 @@ def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
         return 0.0, 0.0
     extent_mm = np.hypot(stats[1:, 2], stats[1:, 3]) / factor * mm_per_px
     pixels = stats[1:, 4].astype(float)
-    return float(pixels[extent_mm > CLIPPED_MAX_LENGTH_MM].sum() / pixels.sum()), 100.0 * float(pixels.sum()) / area
+    mesh = extent_mm > 2.0 * CLIPPED_MAX_LENGTH_MM
+    return float(pixels[mesh].sum() / pixels.sum()), 100.0 * float(pixels.sum()) / area
 
 
 def _piece_hairs(pts, centre, angle_deg, k, width, mm_per_px, unit) -> list[Hair]:

@@ -135,7 +135,11 @@ def test_long_hair_is_told_from_clipped_hair(close_up):
     long_share, long_cover = hair_layout(long_hair.image, long_hair.mm_per_px)
     assert clipped_share < 0.2 < 0.8 < long_share
     assert clipped_cover < 25.0 < long_cover
-    assert count_hairs(long_hair.image, long_hair.mm_per_px).long_hair_share == pytest.approx(long_share)
+    long_count = count_hairs(long_hair.image, long_hair.mm_per_px)
+    assert long_count.long_hair_share == pytest.approx(long_share)
+    assert long_count.unclipped and not count_hairs(render.image, render.mm_per_px).unclipped
+    # The renderer clips to 0.5-1 mm; long hair has many shafts longer than a stub.
+    assert count_hairs(render.image, render.mm_per_px).long_shafts <= 1 and long_count.long_shafts >= 2
 
 
 def test_fine_photos_counted_at_the_working_scale_agree_with_full_resolution(close_up, monkeypatch):
