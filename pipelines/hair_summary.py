@@ -3,8 +3,8 @@
 One public function, :func:`summarise_hairs`, on plain arrays (one entry per hair), so the
 same figures come from detected hairs and from a list a person corrected.
 
-- **Density**: hairs per cm2 of the area analysed (hairs are counted by their root: a hair
-  cut by the frame's edge counts when its root is inside).
+- **Density**: hairs per cm2 of the area analysed: every hair of the list counts (which
+  hairs cut by the frame's edge are listed is the detector's rule, or the corrector's).
 - **Vellus / terminal**: share of the hairs whose measured shaft width is under / at least
   the protocol's ``density.vellus_max_width_um`` (30 um by default; TrichoScan uses 40 um).
   Hairs without a measured width (added by hand) are left out of the width figures.
