@@ -229,6 +229,8 @@ def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source:
 def _long_hair_evidence(result) -> str:
     from pipelines.trichoscopy import CLIPPED_MAX_LENGTH_MM
 
+    if not result.unclipped:
+        return "--hair unclipped was given"
     if result.long_shafts >= 2:
         return (f"{result.long_shafts} shafts over {CLIPPED_MAX_LENGTH_MM:g} mm long, the longest "
                 f"{result.longest_shaft_mm:.1f} mm, where clipped stubs are shorter")

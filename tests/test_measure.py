@@ -216,3 +216,11 @@ def test_long_hair_close_up_gives_no_density_but_a_flag(capsys):
     forced = json.loads(out)
     assert code == 0 and forced["hair"] == "clipped" and forced["hair_count"] > 0
     assert any(flag.startswith("density: long hair") for flag in forced["flags"])
+
+
+def test_hair_unclipped_given_on_a_clipped_field_says_so(capsys, close_up):
+    path, render = close_up
+    code, out, _ = run(capsys, "measure", path, "--mm-per-px", render.mm_per_px, "--hair", "unclipped", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["hair"] == "unclipped" and data["hair_count"] is None
+    assert any(flag.startswith("density: long hair (--hair unclipped was given") for flag in data["flags"])
