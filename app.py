@@ -22,6 +22,55 @@ def _ledger(url: str):
     return open_ledger(url, create=False)
 
 
+@st.cache_data(max_entries=8, show_spinner="measuring…")
+def _measure(path: str, modified: float, mm_per_px: float, hairs_csv: bytes | None):
+    """``photostation measure`` of one photo (cached per file version, scale and hairs file)."""
+    import tempfile
+    from pathlib import Path
+
+    from photostation.protocol import load_protocol
+    from pipelines.measure import measure_photo, measurement_overlay
+
+    with tempfile.TemporaryDirectory() as folder:
+        hairs_file = None
+        if hairs_csv is not None:
+            hairs_file = Path(folder) / "hairs.csv"
+            hairs_file.write_bytes(hairs_csv)
+        result = measure_photo(path, load_protocol(), mm_per_px=mm_per_px or None, hairs_file=hairs_file)
+    return result.to_json(), measurement_overlay(decode(path), result), result
+
+
+def _measure_panel(path, view: str) -> None:
+    """Measure the photo shown; a trichoscopy count can be downloaded, corrected and re-measured."""
+    from pipelines.hairs_file import hairs_csv
+
+    if not st.toggle("Measure hairs / coverage", key="measure_on"):
+        return
+    scale = st.number_input("Scale, mm per pixel (0 = from the card or station profile)", min_value=0.0,
+                            value=0.0, step=0.0001, format="%.5f", key="measure_scale")
+    corrected = st.file_uploader("Corrected hairs file (CSV from the download below)", type=["csv"],
+                                 key="measure_hairs")
+    try:
+        data, overlay, result = _measure(str(path), path.stat().st_mtime, scale,
+                                         corrected.getvalue() if corrected is not None else None)
+    except InputError as exc:
+        st.error(str(exc))
+        return
+    if not data["measurable"]:
+        st.error(f"not measurable: {data['reason']}")
+        return
+    for flag in data["flags"]:
+        st.warning(flag)
+    keys = ("hair_count", "density_per_cm2", "mean_shaft_width_um", "vellus_pct", "terminal_pct",
+            "cumulative_thickness_mm_per_cm2", "coverage_pct")
+    st.dataframe([{"figure": k, "value": data[k]} for k in keys if data[k] is not None], hide_index=True)
+    st.image(overlay, caption="measured: hair roots and shafts (yellow), fine hairs (cyan)", width="stretch")
+    if result.hairs:
+        # Coordinates and sizes only: nothing in the file identifies the patient.
+        st.download_button("Download the hairs file to correct", hairs_csv(list(result.hairs)),
+                           file_name=f"{view}_hairs.csv", mime="text/csv", key="measure_download")
+
+
 url = st.sidebar.text_input("Ledger database", value=database_url(None))
 try:
     factory = _ledger(url)
@@ -58,6 +107,8 @@ if page == "Visits":
                 st.error(str(exc))
         else:
             st.warning(f"photo file not found: {detail.relative_path}")
+        if path is not None and path.is_file():
+            _measure_panel(path, detail.view)
     with right:
         st.subheader(f"{detail.view}: {STATUS_ICON[detail.verdict]}")
         ordered = sorted(detail.checks, key=lambda c: ("fail", "warn", "pass").index(c.status))

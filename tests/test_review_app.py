@@ -88,3 +88,26 @@ def test_streamlit_app_reports_a_bad_database_url(monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     assert "no ledger at" in at.error[0].value and not (tmp_path / "typo.db").exists()
+
+
+def test_streamlit_app_measures_a_trichoscopy_photo(tmp_path, protocol, monkeypatch):
+    root = tmp_path / "archive"
+    (root / "P001" / "baseline").mkdir(parents=True)
+    shutil.copy(ROOT / "sample_images" / "P001" / "baseline" / "tricho-vertex.jpg", root / "P001" / "baseline")
+    db = tmp_path / "ledger.db"
+    ingest_archive(root, open_ledger(str(db)), protocol, now=NOW)
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.toggle(key="measure_on").set_value(True).run()
+    # The sample photos hold no card: without a scale the close-up cannot be measured, and says why.
+    assert not at.exception and "no scale" in at.error[0].value
+    at.number_input(key="measure_scale").set_value(0.006247).run()
+    assert not at.exception and not at.error
+    figures, = [d.value for d in at.dataframe if "figure" in d.value.columns]
+    values = dict(zip(figures["figure"], figures["value"]))
+    from pipelines.measure import measure_photo
+    expected = measure_photo(root / "P001" / "baseline" / "tricho-vertex.jpg", protocol, mm_per_px=0.006247).to_json()
+    assert values["hair_count"] == expected["hair_count"] > 0
+    assert values["density_per_cm2"] == pytest.approx(expected["density_per_cm2"])
