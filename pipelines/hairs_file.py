@@ -72,7 +72,8 @@ def read_hairs_csv(path: Path, image_size: tuple[int, int]) -> list[HairRow]:
         raise InputError(f"{path.name}: cannot read the hairs file ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path.name}: not a hairs file (not UTF-8 text)") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise InputError(f"{path.name}: empty hairs file (expected the header {','.join(COLUMNS)})")
     try:

@@ -1,8 +1,10 @@
 """Hair count of a clipped trichoscopy close-up (phototrichogram) from the photo's own statistics.
 
-One public function, :func:`count_hairs`, on an 8-bit RGB array and its scale. It is built
-to hold on photos nobody tuned it to: every threshold is either a physical size (from the
-scale and the published shaft widths) or a fraction of a level measured in the same photo.
+The public function is :func:`count_hairs`, on an 8-bit RGB array and its scale; its steps
+(:func:`burned_in_overlay`, :func:`darkness_map`, :func:`hair_layout`,
+:func:`ridge_strength`) are public too. It is built to hold on photos nobody tuned it to:
+every threshold is either a physical size (from the scale and the published shaft widths)
+or a fraction of a level measured in the same photo.
 
 1. **Darkness.** A hair shaft absorbs in every channel. The darkness of a pixel is
    ``1 - (prod_c I_c / S_c)^(1/3)``, ``S_c`` the skin around it in channel ``c`` (a median
@@ -18,9 +20,10 @@ scale and the published shaft widths) or a fraction of a level measured in the s
    at least ``MIN_LENGTH_WIDTHS`` widths long.
 3. **Hairs per piece.** Clipped hairs of one follicular unit lie side by side and touch.
    The photo's own shaft width is the median width along the pieces' medial axes (twice
-   the inscribed radius on the skeleton of each piece that counts as hair). A piece holds as many hairs as shaft widths its
-   median cross-section fills (pixels per unit length along its axis): touching hairs fill
-   k widths, crossings and overlaps fill less, so the median is taken along the piece.
+   the inscribed radius on the skeleton of each piece that counts as hair). A piece holds
+   as many hairs as shaft widths its median cross-section fills (pixels per unit length
+   along its axis): touching hairs fill k widths, crossings and overlaps fill less, so the
+   median is taken along the piece.
 4. **Fine hairs.** Vellus and thin hairs are lines a few pixels wide that the shaft test
    misses: ridges of the darkness (Sato's tubeness filter, Sato et al. 1998) at the scale
    of a 20-40 um shaft, stronger than a fraction of the photo's own ridge level, outside
@@ -29,14 +32,15 @@ scale and the published shaft widths) or a fraction of a level measured in the s
 5. **What is not hair.** Text bars, scale marks and labels that device software burns into
    the frame: pixels whose 5 x 5 neighbourhood holds one exact grey (flat drawn marks), and
    rows (columns) along an edge of the frame that are mostly neutral grey or saturated
-   text (text bars, which JPEG leaves noisy), are left out with a margin. Fine lines in line with a
-   shaft (the hair under the skin, the shadow past a cut end) belong to that shaft. Hairs
-   cut by the frame edge count when the piece inside the frame passes the same size test.
+   text (text bars, which JPEG leaves noisy), are left out with a margin. Fine lines in
+   line with a shaft (the hair under the skin, the shadow past a cut end) belong to that
+   shaft. Hairs cut by the frame edge count when the piece inside the frame passes the
+   same size test.
 6. **Long hair.** A photo shows unclipped hair when a tenth of its shafts (at least two)
-   are longer than ``CLIPPED_MAX_LENGTH_MM`` or most of its hair is one mesh (:func:`hair_layout`, which
-   also measures the share of the field under hair with a reference that holds when hair
-   covers more than half of it); the caller decides what a count of long hair is worth
-   (``photostation measure`` gives none).
+   are longer than ``CLIPPED_MAX_LENGTH_MM`` or most of its hair is one mesh
+   (:func:`hair_layout`, which also measures the share of the field under hair with a
+   reference that holds when hair covers more than half of it); the caller decides what a
+   count of long hair is worth (``photostation measure`` gives none).
 
 Photos finer than ``WORK_UM_PER_PX`` are counted on a copy at that scale, and the hairs
 brought back to the photo's pixels.
@@ -44,7 +48,7 @@ brought back to the photo's pixels.
 Free parameters (the module constants below), each with its reason: the terminal and fine
 shaft widths (published values), the skin window (wider than a unit), the shaft level
 percentile and the half-maximum fraction, the minimum shaft length in widths, the minimum
-fine-hair length and the fine ridge fraction. ``MIN_LENGTH_WIDTHS`` and
+fine-hair length, the fine ridge fraction, the longest clipped stub and the working scale. ``MIN_LENGTH_WIDTHS`` and
 ``FINE_RIDGE_FRACTION`` were chosen on the FDU set's ``train`` split
 (benchmarks/real_trichoscopy.py); its ``val`` split reports the accuracy: count MAE 2.36
 hairs per frame at a mean of 13.0, median relative error 15.8 %, bias -0.54, detection F1
@@ -221,7 +225,8 @@ def darkness_map(rgb: np.ndarray, mm_per_px: float) -> np.ndarray:
     channels = [c.astype(np.float32) * np.float32(scale) for c in cv2.split(np.ascontiguousarray(rgb))]
     h, w = channels[0].shape
     factor = 0.25
-    window = max(3, min(int(SKIN_WINDOW_MM / mm_per_px * factor), 2 * (min(int(h * factor), int(w * factor)) // 2) - 1)) | 1
+    largest = 2 * (min(int(h * factor), int(w * factor)) // 2) - 1  # medianBlur needs an odd size in the image
+    window = max(3, min(int(SKIN_WINDOW_MM / mm_per_px * factor), largest)) | 1
     pixel = np.ones((h, w), np.float32)
     skin = np.ones((h, w), np.float32)
     for channel in channels:
