@@ -125,7 +125,8 @@ def measure_photo(photo: Path | str, protocol: Protocol, *, mm_per_px: float | N
     ----------
     photo : Path or str
     protocol : Protocol
-        ``density.vellus_max_width_um``; ``[density]`` flags; the skin rules of global views.
+        ``density.vellus_max_width_um``; the skin rules of global views. (The detector's own
+        limits, e.g. when hair is too light to count, live with the detector.)
     mm_per_px : float, optional
         Scale of the file (default: a card in the frame or the station's profile).
     view : {"trichoscopy", "global"}, optional
@@ -170,7 +171,7 @@ def measure_photo(photo: Path | str, protocol: Protocol, *, mm_per_px: float | N
 
 def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source: str, hair_kind: str | None,
                       size: tuple[int, int], hairs_file: Path | None) -> PhotoMeasurement:
-    from pipelines.trichoscopy import MIN_SHAFT_LEVEL, burned_in_overlay, count_hairs
+    from pipelines.trichoscopy import LIGHT_HAIR_LEVEL, MIN_SHAFT_LEVEL, burned_in_overlay, count_hairs
 
     rules = protocol.compare
     flags: list[str] = []
@@ -218,9 +219,9 @@ def _measure_close_up(rgb: np.ndarray, protocol: Protocol, scale: float, source:
     if result.excluded_overlay_pct > 0:
         flags.append(f"{result.excluded_overlay_pct:.1f} % of the frame is burned-in text or marks, left out of "
                      "the area")
-    if result.shaft_level < rules.min_shaft_darkness:
+    if result.shaft_level < LIGHT_HAIR_LEVEL:
         flags.append(f"density: light hair (the shafts are {100 * result.shaft_level:.0f} % darker than the skin, "
-                     f"below {100 * rules.min_shaft_darkness:.0f} %): fine and light hairs are missed; dye light "
+                     f"below {100 * LIGHT_HAIR_LEVEL:.0f} %): light hairs are missed or miscounted; dye light "
                      "hair for a phototrichogram")
     return PhotoMeasurement("trichoscopy", kind, True, None, scale, source, area_px, area_cm2, summary, cover, rows,
                             "detected", tuple(flags), size, result.mask)

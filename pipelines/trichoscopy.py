@@ -73,6 +73,12 @@ SHAFT_LEVEL_PERCENTILE = 99.5
 cover ~1.7 % of the field (8 % at 150 hairs/cm2)."""
 MIN_SHAFT_LEVEL = 0.25
 """Below this the darkest 0.5 % is skin texture (pores and furrows reach ~0.1): no hair."""
+LIGHT_HAIR_LEVEL = 0.45
+"""Below this shaft level (blond, undyed light hair) the count is off by 20-100 % on the
+renders' calibration seeds (benchmarks/rendered_trichoscopy.py --calibration), and
+``photostation measure`` flags it; above it, brown and auburn hair are counted no worse than
+black (levels: blond 0.22-0.41, auburn and brown 0.47-0.70, black and dark brown 0.76-0.90;
+real FDU frames 0.66 and above, median 0.79)."""
 HALF = 0.5
 """A pixel is shaft where it is darker than half the shaft level (the half-maximum rule)."""
 MIN_LENGTH_WIDTHS = 2.0

@@ -224,3 +224,18 @@ def test_hair_unclipped_given_on_a_clipped_field_says_so(capsys, close_up):
     data = json.loads(out)
     assert code == 0 and data["hair"] == "unclipped" and data["hair_count"] is None
     assert any(flag.startswith("density: long hair (--hair unclipped was given") for flag in data["flags"])
+
+
+@pytest.mark.parametrize("colour, flagged", [("blond", True), ("brown", False)])
+def test_light_hair_is_flagged_by_the_detector_own_limit(capsys, tmp_path, colour, flagged):
+    patch = make_scalp_patch(np.random.default_rng(31), 12.0, 12.0, density_per_cm2=150, vellus_share=0.0,
+                             hair_colour=colour, unit_size_probs=(1.0,))
+    render = render_trichoscopy(patch, Pose(), image_size=(960, 720), field_width_mm=6.0, clipped=True, rng=5)
+    path = _frame(tmp_path, "tricho-site.png", render.image)
+    code, out, _ = run(capsys, "measure", path, "--mm-per-px", render.mm_per_px, "--json")
+    data = json.loads(out)
+    light = any(flag.startswith("density: light hair") for flag in data["flags"])
+    if flagged:  # too light to count at all (exit 1), or counted with the flag
+        assert (code == 1 and data["hair_count"] is None) or (code == 0 and light)
+    else:
+        assert code == 0 and not light and data["hair_count"] > 0
