@@ -15,8 +15,9 @@ returns the emergence point (root) of each hair it counts. Figures:
   recall and F1 over all frames.
 
 ``--invariance N``: the first N unmarked frames of the split, each counted again after a
-change that leaves the scalp as it was (rotation by 90 deg and by 10 deg, counted in the
-central disk both times; scale -10 % and +10 %, with the scale changed to match; exposure
+change that leaves the scalp as it was (rotation by 90, 10 and 30 deg, the last two counted
+in the central disk both times; a shift by 6 % and 4 % of the frame, counted in a disk that
+moves with the scalp; scale -10 % and +10 %, with the scale changed to match; exposure
 -0.5 and +0.5 EV and a white-balance shift, applied in linear light; JPEG quality 70; blur
 sigma 0.7 px; exposure and colour leave the burned-in marks as they were, as a device draws
 them after both). Figures per change: median |change| of the count in % and the share of frames
@@ -110,19 +111,30 @@ def _linear(rgb: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
 
 
-CHANGES = ("rotate 90", "rotate 10", "scale -10 %", "scale +10 %", "exposure -0.5 EV", "exposure +0.5 EV",
-           "white balance", "JPEG 70", "blur 0.7 px")
+CHANGES = ("rotate 90", "rotate 10", "rotate 30", "shift", "scale -10 %", "scale +10 %", "exposure -0.5 EV",
+           "exposure +0.5 EV", "white balance", "JPEG 70", "blur 0.7 px")
 
 
 def _changed(rgb: np.ndarray, change: str, mm_per_px: float):
-    """The same photo after one change: (image, its scale, region to count in or None)."""
+    """The same photo after one change: (image, its scale, region or None).
+
+    The region, where the change moves scalp out of the frame, is ``(radius_share, dx, dy)``:
+    count in a disk of that share of the shorter side, centred at the frame's centre in the
+    original and moved by (dx, dy) pixels in the changed photo (see :func:`_disk_region`).
+    """
     import cv2
     h, w = rgb.shape[:2]
     if change == "rotate 90":
         return np.ascontiguousarray(np.rot90(rgb)), mm_per_px, None
-    if change == "rotate 10":
-        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 10.0, 1.0)
-        return cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), mm_per_px, True
+    if change in ("rotate 10", "rotate 30"):
+        m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), float(change.split()[1]), 1.0)
+        turned = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return turned, mm_per_px, (0.48, 0.0, 0.0)
+    if change == "shift":  # the camera moved by 6 % and 4 % of the frame
+        dx, dy = round(0.06 * w), round(0.04 * h)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
+        return moved, mm_per_px, (0.40, float(dx), float(dy))
     if change.startswith("scale"):
         f = 0.9 if "-" in change else 1.1
         return cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC), \
@@ -144,10 +156,11 @@ def _changed(rgb: np.ndarray, change: str, mm_per_px: float):
     raise ValueError(change)
 
 
-def _central_disk(shape) -> np.ndarray:
+def _disk_region(shape, radius_share: float, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+    """Bool disk of ``radius_share`` of the shorter side, centred at the frame's centre + (dx, dy)."""
     h, w = shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
-    return (xx - (w - 1) / 2) ** 2 + (yy - (h - 1) / 2) ** 2 <= (0.48 * min(h, w)) ** 2
+    return (xx - (w - 1) / 2 - dx) ** 2 + (yy - (h - 1) / 2 - dy) ** 2 <= (radius_share * min(h, w)) ** 2
 
 
 def _invariance_one(frame: LabelledFrame) -> dict | None:
@@ -156,13 +169,17 @@ def _invariance_one(frame: LabelledFrame) -> dict | None:
     if red_mark_share(rgb) > RED_MARK_SHARE:
         return None
     base = count_hairs(rgb, FDU_MM_PER_PX).count
-    base_disk = count_hairs(rgb, FDU_MM_PER_PX, _central_disk(rgb.shape)).count
+    in_disk: dict[float, int] = {}
     out = {"name": frame.name, "count": base}
     for change in CHANGES:
         image, scale, disk = _changed(rgb, change, FDU_MM_PER_PX)
-        region = _central_disk(image.shape) if disk else None
+        reference, region = base, None
+        if disk is not None:
+            share, dx, dy = disk
+            if share not in in_disk:
+                in_disk[share] = count_hairs(rgb, FDU_MM_PER_PX, _disk_region(rgb.shape, share)).count
+            reference, region = in_disk[share], _disk_region(image.shape, share, dx, dy)
         counted = count_hairs(image, scale, region).count
-        reference = base_disk if disk else base
         out[change] = 100.0 * (counted - reference) / max(reference, 1)
     return out
 
