@@ -25,6 +25,7 @@ from photostation.errors import InputError
 from photostation.imaging import decode, read_bytes
 from photostation.metadata import read_metadata
 from photostation.protocol import Protocol
+from pipelines.compare import _calibration, _finite, _measure_view, skin_rules_from
 from pipelines.hair_summary import HairSummary, summarise_hairs
 from pipelines.hairs_file import HairRow, read_hairs_csv
 
@@ -58,7 +59,7 @@ class PhotoMeasurement:
 
     def to_json(self) -> dict[str, Any]:
         s = self.summary
-        r = _round
+        r = _finite
         units = s.units_pct if s else {str(k): None for k in range(1, 5)}
         return {
             "view": self.view,
@@ -89,27 +90,21 @@ class PhotoMeasurement:
         }
 
 
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None or not np.isfinite(value) else round(float(value), digits)
-
-
-def _scale(rgb: np.ndarray, path: Path, protocol: Protocol, mm_per_px: float | None, close_up: bool,
+def _scale(rgb: np.ndarray, data: bytes, name: str, protocol: Protocol, mm_per_px: float | None, close_up: bool,
            station: str | None, device: str | None, factory: sessionmaker[Session] | None):
     """(mm_per_px of the decoded pixels, its source, the calibration report or None)."""
-    from photostation.calibrate import calibrate_image
     from photostation.stations import select_profile
 
     if mm_per_px is not None:
         if not (np.isfinite(mm_per_px) and mm_per_px > 0):
             raise InputError("--mm-per-px must be a positive number of millimetres per pixel")
         return mm_per_px, "--mm-per-px", None
-    metadata = read_metadata(path)
+    metadata = read_metadata(data, name)
     profile = None
     if station and factory is not None:
         captured = metadata.captured_datetime
         profile = select_profile(factory, station, captured.date() if captured else dt.date.today(), device)
-    report = calibrate_image(rgb, metadata, protocol, flat_field=profile.flat_field if profile else None,
-                             profile=profile, close_up=close_up)
+    report, _ = _calibration(rgb, metadata, protocol, profile, close_up)
     if report.mm_per_px is None:
         return None, None, report
     return report.mm_per_px, ("card" if report.source == "fitted" else "station profile"), report
@@ -145,8 +140,6 @@ def measure_photo(photo: Path | str, protocol: Protocol, *, mm_per_px: float | N
         Unreadable photo or hairs file, a trichoscopy photo without a scale, a scale outside
         1-20 um per pixel.
     """
-    from pipelines.compare import _measure_view
-
     photo = Path(photo)
     kind = _measure_view(view, photo, protocol)
     if hair_kind not in (None, "clipped", "unclipped"):
@@ -154,7 +147,8 @@ def measure_photo(photo: Path | str, protocol: Protocol, *, mm_per_px: float | N
     data = read_bytes(photo)
     rgb = decode(data, photo.name)
     size = (int(rgb.shape[1]), int(rgb.shape[0]))
-    scale, source, report = _scale(rgb, photo, protocol, mm_per_px, kind == "trichoscopy", station, device, factory)
+    scale, source, report = _scale(rgb, data, photo.name, protocol, mm_per_px, kind == "trichoscopy", station, device,
+                                   factory)
     if kind == "global":
         if hairs_file is not None:
             raise InputError("--hairs is for trichoscopy close-ups; a global view measures coverage")
@@ -249,7 +243,6 @@ def _measure_global(rgb: np.ndarray, protocol: Protocol, scale: float | None, so
     from photostation.calibrate import correct_linear
     from photostation.qa.pixels import to_linear
     from photostation.qa.region import scalp_region
-    from pipelines.compare import skin_rules_from
     from pipelines.coverage import hair_coverage
 
     linear = to_linear(rgb)

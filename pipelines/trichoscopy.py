@@ -381,10 +381,10 @@ def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
     closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, _disk(1.25 * terminal_px * factor))
     hair = (1.0 - grey / np.maximum(closed, 1.0 / 255.0)) > MIN_SHAFT_LEVEL
     if region is not None:
-        hair &= cv2.resize(np.asarray(region, np.uint8), (hair.shape[1], hair.shape[0]),
-                           interpolation=cv2.INTER_NEAREST).astype(bool)
-        area = float(cv2.resize(np.asarray(region, np.uint8), (hair.shape[1], hair.shape[0]),
-                                interpolation=cv2.INTER_NEAREST).sum())
+        inside = cv2.resize(np.asarray(region, np.uint8), (hair.shape[1], hair.shape[0]),
+                            interpolation=cv2.INTER_NEAREST).astype(bool)
+        hair &= inside
+        area = float(inside.sum())
     else:
         area = float(hair.size)
     n, _, stats, _ = cv2.connectedComponentsWithStats(hair.astype(np.uint8), connectivity=8)
