@@ -100,17 +100,6 @@ def _one(args) -> dict:
             "seconds": seconds, "roots": np.asarray(roots).reshape(-1, 2).round(1).tolist()}
 
 
-def _srgb(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(linear, 0.0, 1.0)
-    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return np.clip(np.round(encoded * 255), 0, 255).astype(np.uint8)
-
-
-def _linear(rgb: np.ndarray) -> np.ndarray:
-    x = rgb.astype(np.float32) / 255.0
-    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
-
-
 CHANGES = ("rotate 90", "rotate 10", "rotate 30", "shift", "scale -10 %", "scale +10 %", "exposure -0.5 EV",
            "exposure +0.5 EV", "white balance", "JPEG 70", "blur 0.7 px")
 
@@ -142,7 +131,9 @@ def _changed(rgb: np.ndarray, change: str, mm_per_px: float):
     if change.startswith("exposure") or change == "white balance":
         gain = 2.0 ** (-0.5 if "-" in change else 0.5) if change.startswith("exposure") else \
             np.array([1.18, 1.0, 0.78], np.float32)  # about 1500 K warmer at 5000 K: red up, blue down
-        changed = _srgb(_linear(rgb) * gain)
+        from photostation.qa.pixels import to_linear
+        from photostation.synthetic.camera import srgb_encode
+        changed = srgb_encode(to_linear(rgb) * gain)
         # A device draws its text and scale marks after exposure and white balance: they stay as they were.
         from pipelines.trichoscopy import burned_in_overlay
         marks = burned_in_overlay(rgb, margin_px=2)
