@@ -173,9 +173,6 @@ elif page == "Compare":
             st.image(pictures["side_by_side"], caption="baseline | registered follow-up", width="stretch")
         if "hairs" in pictures:
             st.image(pictures["hairs"], caption="hairs matched (green), lost (red), new (blue)", width="stretch")
-        if "openings" in pictures:
-            st.image(pictures["openings"], caption="baseline: follicle openings counted, with their hairs",
-                     width="stretch")
 else:
     st.title("Audit flags")
     flags = review.open_flags(factory)

@@ -459,8 +459,8 @@ def run_case(case: PairCase, work_dir: str) -> dict[str, Any]:
         # Diagnostic: detections whose shaft width is not a finite number (a single one makes
         # the reported mean width null).
         record["detections"] = {side: None if det is None else
-                                {"paths": int(len(det.width_px)),
-                                 "nonfinite_widths": int(np.sum(~np.isfinite(np.asarray(det.width_px, float))))}
+                                {"paths": int(det.count),
+                                 "nonfinite_widths": int(sum(1 for h in det.hairs if not np.isfinite(h.width_um)))}
                                 for side, det in zip(("baseline", "followup"), c.detections)}
     return record
 
@@ -1078,7 +1078,7 @@ def code_version() -> dict[str, Any]:
         out["uncommitted"] = [line.strip() for line in status]
     except OSError:
         out["commit"] = None
-    for name in ("pipelines/hairs.py", "pipelines/compare.py", "pipelines/matching.py", "pipelines/registration.py"):
+    for name in ("pipelines/trichoscopy.py", "pipelines/hair_pair.py", "pipelines/compare.py", "pipelines/matching.py", "pipelines/registration.py"):
         path = ROOT / name
         if path.exists():
             out[name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],

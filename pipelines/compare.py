@@ -12,13 +12,14 @@ This is the library behind ``photostation compare``. Steps:
    sets the scale directly.
 3. Registration (coarse, then refined) of the follow-up onto the baseline; an untrustworthy
    registration or too small an overlap makes the pair not comparable.
-4. Trichoscopy: hairs are detected in each photo and counted by emergence point in the
-   common area (clipped hair: at the follicle openings, by their size); the hairs seen are
-   matched one-to-one, and the density change is (new - lost) / area, scaled by the
-   baseline's count over its hairs seen (hairs lying exactly over others and, on long hair,
-   hidden roots are counted from the image but cannot be matched).
+4. Trichoscopy: the hairs of each photo in the common area, by the detector of
+   ``photostation measure`` (:mod:`pipelines.hair_pair`), matched one-to-one; the density
+   change is (new - lost) / area. Long (unclipped) hair gets no count and no density
+   change, as in ``measure``: the hair-covered share of the field and its change instead.
    Global views: hair coverage of the common scalp area in each photo, and its change.
-5. Tile bootstrap for the 95 % interval; the outcome against the protocol's threshold.
+5. Tile bootstrap for the 95 % interval, at least as wide as the detector's typical
+   relative error of a count applied to the change; the outcome against the protocol's
+   threshold.
 """
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ from photostation.stations import select_profile
 from pipelines.change import ChangeEstimate, bootstrap_rate_change, bootstrap_share_change, outcome, tile_areas, \
     tile_index
 from pipelines.coverage import SkinRules, hair_coverage
-from pipelines.hairs import HairDetection, HairRules, detect_hairs, points_in
-from pipelines.matching import HairMatching, match_hairs
+from pipelines.hair_pair import COUNT_RELATIVE_ERROR, match_pair_hairs
+from pipelines.matching import HairMatching
 from pipelines.registration import PairRegistration, register_pair
+from pipelines.trichoscopy import HairCount, hair_cover_mask
 
 VIEWS = ("trichoscopy", "global")
 
@@ -95,7 +97,8 @@ class Comparison:
     matching: HairMatching | None = None
     images: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Measurement images for the report files: baseline, followup, registered follow-up, masks."""
-    detections: tuple[HairDetection | None, HairDetection | None] = field(default=(None, None), repr=False)
+    detections: tuple[HairCount | None, HairCount | None] = field(default=(None, None), repr=False)
+    """Each photo's hairs (:func:`pipelines.trichoscopy.count_hairs`) over the common area."""
     hairs: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] = ((), ())
     """Per hair seen in the common area, each photo in its own file's pixels, with its match
     status (:func:`hair_entries`)."""
@@ -317,136 +320,111 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
                           cov_change if comparable else None, result_outcome, comparable, tuple(flags), tuple(checks),
                           work_scale, scale_source, None, images)
 
-    # 4. Trichoscopy: hairs in each photo, in the common area, matched one-to-one.
-    clipped = None if hair_kind is None else hair_kind == "clipped"
-    shaft = rules.terminal_width_um / 1000.0 / work_scale if work_scale else None
-    hair_rules = hair_rules_from(rules)
-    det_b = detect_hairs(base_lin, shaft_width_px=shaft, clipped=clipped, rules=hair_rules)
-    follow_shaft = shaft
-    magnification = _magnification(reg.matrix, follow_lin.shape)
-    if shaft is not None:
-        follow_shaft = shaft / magnification
-    det_f = detect_hairs(follow_lin, shaft_width_px=follow_shaft, clipped=clipped, rules=hair_rules)
-    roots_f = _map(det_f.roots_px, reg.matrix)
-    ends_f = _map(det_f.ends_px, reg.matrix)
-    in_b = det_b.in_region(inside)
-    in_f = points_in(roots_f, inside)
-    follow_mask_in_base = cv2.warpPerspective(det_f.hair_mask.astype(np.uint8), reg.matrix, (w, h),
-                                              flags=cv2.INTER_NEAREST).astype(bool)
-    gate = rules.match_gate_widths * det_b.shaft_width_px
-    # Matched on the hairs seen: those the unit-size prior adds (hairs lying exactly over
-    # each other) are placed in each photo independently, and would only add false changes.
-    matching = match_hairs(det_b.roots_px[in_b], det_b.ends_px[in_b], det_b.seen[in_b], roots_f[in_f],
-                           ends_f[in_f], det_f.seen[in_f], gate_px=gate, base_mask=det_b.hair_mask,
-                           follow_mask_in_base=follow_mask_in_base)
+    # 4. Trichoscopy: hairs in each photo, in the common area, matched one-to-one, by the
+    # detector of ``photostation measure`` on the photos as decoded (the same numbers as
+    # measuring each photo alone, over the common area).
+    if not work_scale:
+        flags.append("no hair count without a scale: the detector works at a known size of a hair (give "
+                     "--mm-per-px, a card or a station profile)")
+        return Comparison(kind, reg, original, None, None, None, None, None, None, comparable, tuple(flags),
+                          tuple(checks), work_scale, scale_source, None, images)
+    if not 0.001 <= work_scale <= 0.02:
+        flags.append(f"no hair count: the close-up's scale, {1000 * work_scale:g} um per pixel as measured, is "
+                     "outside 1-20 um per pixel")
+        return Comparison(kind, reg, original, None, None, None, None, None, None, comparable, tuple(flags),
+                          tuple(checks), work_scale, scale_source, None, images)
+    hairs = match_pair_hairs(base_rgb, follow_rgb, reg.matrix, inside, work_scale, gate_widths=rules.match_gate_widths)
+    det_b, det_f = hairs.baseline, hairs.followup
+    matching = hairs.matching
     area_px = int(inside.sum())
-    area_cm2 = area_px * work_scale ** 2 / 100.0 if work_scale else None
-    # Long hair: hairs whose roots lie hidden under other hairs are an expected number over
-    # the whole frame (``hidden_count``); the common area gets its share by area.
-    hidden_b = det_b.hidden_count * area_px / float(h * w)
-    follow_h, follow_w = follow_lin.shape[:2]
-    hidden_f = det_f.hidden_count * min(1.0, area_px / magnification ** 2 / float(follow_h * follow_w))
-    counted_b = _counted(det_b, None, inside)
-    counted_f = _counted(det_f, reg.matrix, inside)
-    base_side = _side(det_b, in_b, det_b.width_px, det_b.hair_mask, inside, area_px, area_cm2, work_scale,
-                      rules.vellus_max_width_um, counted_b + hidden_b)
-    follow_side = _side(det_f, in_f, det_f.width_px * magnification, follow_mask_in_base, inside, area_px, area_cm2,
-                        work_scale, rules.vellus_max_width_um, counted_f + hidden_f)
-    flags += density_flags((det_b.shaft_darkness, det_f.shaft_darkness), (det_b.white_hair_pct, det_f.white_hair_pct),
-                           (_share(hidden_b, counted_b), _share(hidden_f, counted_f)), rules)
-    per_cm2 = 100.0 / work_scale ** 2 if work_scale else 1e6  # without a scale: per megapixel
+    area_cm2 = area_px * work_scale ** 2 / 100.0
+    follow_mask_in_base = hairs.followup_mask_in_baseline
+    long_hair = hair_kind == "unclipped" or (hair_kind is None and (det_b.unclipped or det_f.unclipped))
+    base_side = _side(det_b, hairs.baseline_in, det_b.mask, inside, area_cm2, rules.vellus_max_width_um, long_hair)
+    follow_side = _side(det_f, hairs.followup_in, follow_mask_in_base, inside, area_cm2, rules.vellus_max_width_um,
+                        long_hair)
+    flags += pair_density_flags(det_b, det_f, long_hair, hair_kind)
+    images |= {"hair_mask_baseline": det_b.mask, "hair_mask_followup": follow_mask_in_base}
+    f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
+    follow_scale = work_scale * hairs.magnification
+    entries = (hair_entries(det_b, hairs.baseline_in, matching.matched, "lost", factor, work_scale),
+               hair_entries(det_f, hairs.followup_in, matching.new, "new", f_factor, follow_scale))
+    if long_hair:
+        # Long hair: no count, so no density change (as ``measure``); the hair-covered share
+        # of the field is what the photos support (the shaft mask's skin level is wrong
+        # where hair covers most of the field: the top-hat rule is not).
+        cover_b = hair_cover_mask(base_rgb, work_scale)
+        cover_f = cv2.warpPerspective(hair_cover_mask(follow_rgb, follow_scale).astype(np.uint8), reg.matrix, (w, h),
+                                      flags=cv2.INTER_NEAREST).astype(bool)
+        base_side = _side(det_b, hairs.baseline_in, cover_b, inside, area_cm2, rules.vellus_max_width_um, True)
+        follow_side = _side(det_f, hairs.followup_in, cover_f, inside, area_cm2, rules.vellus_max_width_um, True)
+        images |= {"hair_mask_baseline": cover_b, "hair_mask_followup": cover_f}
+        areas = tile_areas(inside, tiles)
+        cov_change = bootstrap_share_change(tile_areas(inside & cover_f, tiles), tile_areas(inside & cover_b, tiles),
+                                            areas, resamples=rules.bootstrap_resamples, seed=0)
+        return Comparison(kind, reg, original, base_side, follow_side, None, None,
+                          cov_change if comparable else None, None, comparable, tuple(flags), tuple(checks),
+                          work_scale, scale_source, matching, images, (det_b, det_f), entries)
+    per_cm2 = 100.0 / work_scale ** 2
     tile_b = tile_index(matching.base_roots, (h, w), tiles)
     tile_f = tile_index(matching.follow_roots, (h, w), tiles)
     lost = np.bincount(tile_b, weights=matching.lost, minlength=tiles * tiles)
     new = np.bincount(tile_f, weights=matching.new, minlength=tiles * tiles)
-    # Matched hairs are the seen ones; they stand for all hairs counted (those the prior adds
-    # to units, and on long hair the roots hidden under other hairs).
-    seen_b = float(det_b.seen[in_b].sum())
-    represents = (counted_b + hidden_b) / seen_b if seen_b else 1.0
-    change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2 * represents,
+    change = bootstrap_rate_change(new, lost, tile_areas(inside, tiles), scale=per_cm2,
                                    resamples=rules.bootstrap_resamples, seed=0)
-    base_rate = base_side.hair_count / area_px * per_cm2 if area_px else float("nan")
+    # The detector misses or adds a share of the hairs in both photos: a true change is seen
+    # scaled by that share, which the resampling of tiles cannot show.
+    spread = COUNT_RELATIVE_ERROR * abs(change.value)
+    change = replace(change, ci95=(min(change.ci95[0], change.value - spread), max(change.ci95[1], change.value + spread)))
+    base_rate = base_side.hair_count / area_cm2 if area_cm2 else float("nan")
     change_pct = 100.0 * change.value / base_rate if base_rate else float("nan")
-    threshold = rules.density_change_threshold_per_cm2 if work_scale else float("inf")
-    result_outcome = outcome(change, threshold) if comparable and work_scale else None
-    if comparable and not work_scale:
-        flags.append("no outcome without a scale: the change threshold is in hairs per cm2")
-    images |= {"hair_mask_baseline": det_b.hair_mask, "hair_mask_followup": follow_mask_in_base}
-    f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
-    follow_scale = work_scale * magnification if work_scale else None
-    hairs = (hair_entries(det_b, in_b, matching.matched, "lost", factor, work_scale),
-             hair_entries(det_f, in_f, matching.new, "new", f_factor, follow_scale))
-    return Comparison(kind, reg, original, base_side, follow_side, change if comparable and work_scale else None,
+    result_outcome = outcome(change, rules.density_change_threshold_per_cm2) if comparable else None
+    return Comparison(kind, reg, original, base_side, follow_side, change if comparable else None,
                       change_pct if comparable else None, None, result_outcome, comparable, tuple(flags),
-                      tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f), hairs)
+                      tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f), entries)
 
 
-def hair_entries(det: HairDetection, selected: np.ndarray, counts: np.ndarray, unpaired: str, factor: float,
-                 mm_per_px: float | None) -> tuple[dict[str, Any], ...]:
-    """One entry per hair seen in the common area, in the form ``photostation measure`` uses.
+def hair_entries(count: HairCount, selected: np.ndarray, status_counts: np.ndarray, unpaired: str, factor: float,
+                 mm_per_px: float) -> tuple[dict[str, Any], ...]:
+    """One entry per hair in the common area, in the form ``photostation measure`` uses.
 
     Parameters
     ----------
-    det : HairDetection
-        One photo's detections (pixels of its measurement copy).
+    count : HairCount
+        One photo's hairs (pixels of its measurement copy).
     selected : numpy.ndarray
-        Bool per detection: in the common area (the order the matching used).
-    counts : numpy.ndarray
-        Per selected detection: baseline, its hairs found again (``HairMatching.matched``);
-        follow-up, its new hairs (``HairMatching.new``).
+        Bool per hair: in the common area (the order the matching used).
+    status_counts : numpy.ndarray
+        Per selected hair: baseline, 1 when found again (``HairMatching.matched``);
+        follow-up, 1 when new (``HairMatching.new``).
     unpaired : {"lost", "new"}
         Status of a baseline hair not found again, or of a new follow-up hair.
     factor : float
         Measurement copy's pixels per file pixel.
-    mm_per_px : float, optional
-        Scale of the measurement copy (None: no lengths or widths in um).
+    mm_per_px : float
+        Scale of the measurement copy (unused: lengths and widths are in um already; kept
+        for callers that pass it).
 
     Returns
     -------
     tuple of dict
-        ``root`` [x, y] in the file's pixels, ``direction_deg``, ``length_um``, ``width_um``,
-        ``unit``, ``fine`` and ``status``: ``matched``, ``lost`` (baseline) or ``new``
-        (follow-up). A detection standing for k hairs gives k entries. Hairs the detector
-        adds without seeing them (a unit's hairs lying exactly over each other, roots hidden
-        under long hair, openings' expected hairs) are in ``hair_count`` but not here.
+        ``root`` [x, y] in the file's pixels, ``direction_deg``, ``length_um``,
+        ``width_um``, ``unit``, ``fine`` and ``status``: ``matched``, ``lost`` (baseline)
+        or ``new`` (follow-up).
     """
-    seen = det.seen
     out: list[dict[str, Any]] = []
     for j, i in enumerate(np.flatnonzero(selected)):
-        root, end = det.roots_px[i], det.ends_px[i]
-        direction = float(np.degrees(np.arctan2(end[1] - root[1], end[0] - root[0])) % 360.0)
-        um = mm_per_px * 1000.0 if mm_per_px else None
-        width = float(det.width_px[i]) * um if um and np.isfinite(det.width_px[i]) else None
-        length = float(det.length_px[i]) * um if um and np.isfinite(det.length_px[i]) else None
-        k = int(counts[j])
-        for n in range(int(seen[i])):
-            if unpaired == "lost":
-                status = "matched" if n < k else "lost"
-            else:
-                status = "new" if n < k else "matched"
-            out.append({"root": [round(float(root[0]) / factor, 1), round(float(root[1]) / factor, 1)],
-                        "direction_deg": round(direction, 1),
-                        "length_um": None if length is None else round(length, 1),
-                        "width_um": None if width is None else round(width, 1),
-                        "unit": None if det.unit is None else int(det.unit[i]),
-                        "fine": bool(det.fine[i]) if det.fine is not None else False,
-                        "status": status})
+        hair = count.hairs[i]
+        hit = int(status_counts[j]) > 0
+        if unpaired == "lost":
+            status = "matched" if hit else "lost"
+        else:
+            status = "new" if hit else "matched"
+        out.append({"root": [round(hair.root[0] / factor, 1), round(hair.root[1] / factor, 1)],
+                    "direction_deg": round(hair.direction_deg, 1),
+                    "length_um": _finite(hair.length_um, 1), "width_um": _finite(hair.width_um, 1),
+                    "unit": int(hair.unit), "fine": bool(hair.fine), "status": status})
     return tuple(out)
-
-
-def hair_rules_from(rules: CompareRules) -> HairRules:
-    """The hair detector's parameters from the protocol (``[density]`` and ``[density.detector]``).
-
-    Raises
-    ------
-    InputError
-        A ``[density.detector]`` name the detector does not know.
-    """
-    known = {f.name for f in fields(HairRules)}
-    unknown = sorted(name for name, _ in rules.hair_detector if name not in known)
-    if unknown:
-        raise InputError(f"protocol: unknown 'density.detector' setting(s): {', '.join(unknown)}")
-    return HairRules(terminal_width_um=rules.terminal_width_um, **dict(rules.hair_detector))
 
 
 def skin_rules_from(rules: CompareRules) -> SkinRules:
@@ -463,100 +441,64 @@ def _corrected(rgb: np.ndarray, report) -> np.ndarray:
     return correct_linear(linear, ccm=report.ccm, flat_field=report.flat_field)
 
 
-def _magnification(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
-    from photostation.qa.registration import jacobian
-
-    h, w = shape[:2]
-    return float(np.sqrt(abs(np.linalg.det(jacobian(matrix, ((w - 1) / 2, (h - 1) / 2))))))
-
-
-def _map(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    if len(points) == 0:
-        return np.zeros((0, 2))
-    return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), matrix).reshape(-1, 2)
-
-
-def density_flags(shaft_darkness: tuple[float, float], white_hair_pct: tuple[float, float],
-                  estimated_pct: tuple[float, float], rules: CompareRules) -> list[str]:
-    """Flags (``density: ...``) for densities that are reported but unreliable.
+def pair_density_flags(baseline: HairCount, followup: HairCount, long_hair: bool, hair_kind: str | None
+                       ) -> list[str]:
+    """Flags (``density: ...``) for hair counts of a pair that are not given or unreliable.
 
     Parameters
     ----------
-    shaft_darkness : tuple of float
-        Baseline's and follow-up's :attr:`HairDetection.shaft_darkness`.
-    white_hair_pct : tuple of float
-        Baseline's and follow-up's :attr:`HairDetection.white_hair_pct`.
-    estimated_pct : tuple of float
-        Baseline's and follow-up's share (%) of the hair count that is an estimate of hidden
-        roots rather than roots seen (long hair).
-    rules : CompareRules
-        ``min_shaft_darkness``, ``max_white_hair_pct`` and ``max_estimated_share_pct`` from
-        ``[density]``.
+    baseline, followup : HairCount
+        Each photo's hairs (:func:`pipelines.trichoscopy.count_hairs`).
+    long_hair : bool
+        The pair is treated as long (unclipped) hair: no count is given.
+    hair_kind : {"clipped", "unclipped"} or None
+        As the user gave it.
 
     Returns
     -------
     list of str
-        Light and grey hair are counted poorly (known failures of automatic counting;
-        phototrichogram protocols dye such hair), and so is long hair whose roots lie mostly
-        under other hairs.
+        Long hair hides most roots under other hairs (no count); light hair is counted
+        poorly (phototrichogram protocols dye it). The limit of light hair belongs to the
+        detector (``pipelines.trichoscopy.LIGHT_HAIR_LEVEL``).
     """
-    def offending(values: tuple[float, float], bad, worst) -> tuple[str, float] | None:
-        """Which photos fail, and the worst of their values; None when neither does."""
-        hit = tuple(bool(bad(v)) for v in values)
-        if not any(hit):
-            return None
-        where = "both photos" if all(hit) else ("baseline" if hit[0] else "follow-up")
-        return where, worst(v for v, h in zip(values, hit) if h)
+    from pipelines.trichoscopy import LIGHT_HAIR_LEVEL
+
+    def where(hit: tuple[bool, bool]) -> str:
+        return "both photos" if all(hit) else ("baseline" if hit[0] else "follow-up")
 
     flags = []
-    light = offending(shaft_darkness, lambda d: d < rules.min_shaft_darkness, min)
-    if light:
-        flags.append(f"density: light hair ({light[0]}: the shafts are {100 * light[1]:.0f} % darker than the skin, "
-                     f"below {100 * rules.min_shaft_darkness:.0f} %): the count is unreliable; dye light hair "
+    looks_long = (baseline.unclipped, followup.unclipped)
+    if long_hair:
+        why = "--hair unclipped was given" if hair_kind == "unclipped" else \
+            f"{where(looks_long)}: shafts longer than clipped stubs"
+        flags.append(f"density: long hair ({why}): roots under other hairs cannot be counted, so no count, density "
+                     "or density change is given; clip the field for a phototrichogram count")
+    elif any(looks_long):
+        flags.append(f"density: long hair ({where(looks_long)}: shafts longer than clipped stubs, although --hair "
+                     "clipped was given): roots under other hairs are not counted")
+    levels = (baseline.shaft_level, followup.shaft_level)
+    light = tuple(level < LIGHT_HAIR_LEVEL for level in levels)
+    if any(light) and not long_hair:
+        worst = min(level for level, hit in zip(levels, light) if hit)
+        flags.append(f"density: light hair ({where(light)}: the shafts are {100 * worst:.0f} % darker than the "
+                     f"skin, below {100 * LIGHT_HAIR_LEVEL:.0f} %): the count is unreliable; dye light hair "
                      "for a phototrichogram")
-    white = offending(white_hair_pct, lambda p: p > rules.max_white_hair_pct, max)
-    if white:
-        flags.append(f"density: grey hair ({white[0]}: white shafts cover {white[1]:.1f} % of the field, "
-                     f"above {rules.max_white_hair_pct:.1f} %): the count is unreliable; dye grey hair "
-                     "for a phototrichogram")
-    hidden = offending(estimated_pct, lambda p: p > rules.max_estimated_share_pct, max)
-    if hidden:
-        flags.append(f"density: long hair ({hidden[0]}: {hidden[1]:.0f} % of the count is an estimate of roots hidden "
-                     f"under other hairs, above {rules.max_estimated_share_pct:.0f} %): clip the field for a "
-                     "phototrichogram count")
     return flags
 
 
-def _share(hidden: float, counted: float) -> float:
-    """Share (%) of a count (``counted`` detections plus ``hidden`` hairs) that is hidden hairs."""
-    total = hidden + counted
-    return 100.0 * hidden / total if total > 0 else 0.0
-
-
-def _counted(det: HairDetection, to_base: np.ndarray | None, area: np.ndarray) -> float:
-    """Hairs counted with their emergence point in the area (baseline pixels), hidden ones
-    aside: at the openings found, or the detections' multiplicities (``to_base`` maps the
-    follow-up's pixels into the baseline)."""
-    points, hairs = det.counted_weights()
-    if to_base is not None:
-        points = _map(points, to_base)
-    return float(hairs[points_in(points, area)].sum())
-
-
-def _side(det: HairDetection, selected: np.ndarray, widths_px: np.ndarray, hair_mask: np.ndarray, area: np.ndarray,
-          area_px: int, area_cm2: float | None, mm_per_px: float | None, vellus_um: float,
-          hairs: float) -> SideMeasurement:
-    count = int(round(hairs))
+def _side(count: HairCount, selected: np.ndarray, hair_mask: np.ndarray, area: np.ndarray, area_cm2: float,
+          vellus_um: float, long_hair: bool) -> SideMeasurement:
+    area_px = int(area.sum())
     coverage = 100.0 * float((hair_mask & area).sum()) / area_px if area_px else None
-    width_um = vellus = None
-    widths = np.repeat(widths_px[selected], det.multiplicity[selected])
-    widths = widths[np.isfinite(widths)]  # unmeasurable shafts (at the frame's edge) carry no width
-    if mm_per_px and widths.size:
-        widths = widths * mm_per_px * 1000.0
-        width_um = float(widths.mean())
-        vellus = 100.0 * float((widths < vellus_um).mean())
-    density = count / area_cm2 if area_cm2 else None
-    return SideMeasurement(count, density, coverage, width_um, vellus, area_px, area_cm2)
+    if long_hair:
+        return SideMeasurement(None, None, coverage, None, None, area_px, area_cm2)
+    hairs = [hair for hair, inside in zip(count.hairs, selected) if inside]
+    widths = np.array([hair.width_um for hair in hairs], float)
+    widths = widths[np.isfinite(widths)]
+    width_um = float(widths.mean()) if widths.size else None
+    vellus = 100.0 * float((widths < vellus_um).mean()) if widths.size else None
+    density = len(hairs) / area_cm2 if area_cm2 else None
+    return SideMeasurement(len(hairs), density, coverage, width_um, vellus, area_px, area_cm2)
 
 
 def as_plain(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,17 +1,15 @@
 """Pictures of a comparison for the clinician (``photostation compare --out DIR``): the
 registered follow-up, the two side by side, a 50 % blend, a flicker animation between them,
-the hairs matched, lost and new in three colours, and the follicle openings the baseline's
-hairs were counted at. Arrays in, arrays out; the CLI writes the files."""
+and the hairs matched, lost and new in three colours. Arrays in, arrays out; the CLI writes
+the files."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
 from pipelines.compare import Comparison
-from pipelines.hairs import points_in
 
 MATCHED, LOST, NEW = (40, 200, 60), (230, 40, 40), (40, 120, 255)
-OPENING = (255, 210, 0)
 
 
 def _srgb8(linear: np.ndarray) -> np.ndarray:
@@ -28,9 +26,8 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
     dict
         ``registered_followup``, ``side_by_side``, ``blend``, ``flicker`` (two frames for an
         animation) and, for trichoscopy, ``hairs`` (matched green, lost red, new blue on the
-        baseline) and, when the baseline's clipped hair was counted at its follicle
-        openings, ``openings`` (each opening in the common area circled in yellow with the
-        hairs it was counted for, rounded). Empty when the pair could not be registered.
+        baseline, each at the middle of its shaft). Empty when the pair could not be
+        registered.
     """
     images = comparison.images
     if "registered_followup" not in images:
@@ -62,16 +59,4 @@ def report_images(comparison: Comparison) -> dict[str, np.ndarray | list[np.ndar
             if new:
                 cv2.circle(canvas, (int(round(x)), int(round(y))), radius + 3, NEW, 2, cv2.LINE_AA)
         out["hairs"] = canvas
-    det_b = comparison.detections[0]
-    if det_b is not None and det_b.opening_hairs is not None and det_b.openings_px is not None:
-        canvas = base.copy()
-        canvas[outline] = (255, 255, 255)
-        scale = max(0.4, base.shape[1] / 2000)
-        counted = points_in(det_b.openings_px, common)  # counted only in the common area
-        for (x, y), hairs in zip(det_b.openings_px[counted], det_b.opening_hairs[counted]):
-            centre = (int(round(x)), int(round(y)))
-            cv2.circle(canvas, centre, radius + 2, OPENING, 2, cv2.LINE_AA)
-            cv2.putText(canvas, f"{hairs:.0f}", (centre[0] + radius + 4, centre[1] + radius), cv2.FONT_HERSHEY_SIMPLEX,
-                        scale, OPENING, max(1, int(round(2 * scale))), cv2.LINE_AA)
-        out["openings"] = canvas
     return out

@@ -372,14 +372,7 @@ def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
     cover_pct : float
         Share (%) of ``region`` that is hair.
     """
-    rgb = np.asarray(rgb)
-    terminal_px = TERMINAL_WIDTH_UM / 1000.0 / mm_per_px
-    factor = min(1.0, 6.0 / terminal_px)  # a terminal shaft ~6 px wide is enough to see it
-    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
-    small = small.astype(np.float32) / (255.0 if rgb.dtype == np.uint8 else 1.0)
-    grey = np.exp(np.mean(np.log(np.maximum(small, 1.0 / 255.0)), axis=2)).astype(np.float32)
-    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, _disk(1.25 * terminal_px * factor))
-    hair = (1.0 - grey / np.maximum(closed, 1.0 / 255.0)) > MIN_SHAFT_LEVEL
+    hair, factor = _cover_small(rgb, mm_per_px)
     if region is not None:
         inside = cv2.resize(np.asarray(region, np.uint8), (hair.shape[1], hair.shape[0]),
                             interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -394,6 +387,30 @@ def hair_layout(rgb: np.ndarray, mm_per_px: float, region: np.ndarray | None = N
     pixels = stats[1:, 4].astype(float)
     mesh = extent_mm > 2.0 * CLIPPED_MAX_LENGTH_MM
     return float(pixels[mesh].sum() / pixels.sum()), 100.0 * float(pixels.sum()) / area
+
+
+def hair_cover_mask(rgb: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """Bool ``(H, W)`` hair mask of a close-up whatever share of it hair covers: the black
+    top-hat rule of :func:`hair_layout` (a pixel ``MIN_SHAFT_LEVEL`` darker than its closing
+    over a disk 2.5 terminal widths across), in the photo's pixels."""
+    rgb = np.asarray(rgb)
+    hair, _ = _cover_small(rgb, mm_per_px)
+    if hair.shape == rgb.shape[:2]:
+        return hair
+    return cv2.resize(hair.astype(np.uint8), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _cover_small(rgb: np.ndarray, mm_per_px: float) -> tuple[np.ndarray, float]:
+    """The black top-hat hair mask on a copy where a terminal shaft is ~6 px wide (enough to
+    see it), and that copy's pixels per photo pixel."""
+    rgb = np.asarray(rgb)
+    terminal_px = TERMINAL_WIDTH_UM / 1000.0 / mm_per_px
+    factor = min(1.0, 6.0 / terminal_px)
+    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
+    small = small.astype(np.float32) / (255.0 if rgb.dtype == np.uint8 else 1.0)
+    grey = np.exp(np.mean(np.log(np.maximum(small, 1.0 / 255.0)), axis=2)).astype(np.float32)
+    closed = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, _disk(1.25 * terminal_px * factor))
+    return (1.0 - grey / np.maximum(closed, 1.0 / 255.0)) > MIN_SHAFT_LEVEL, factor
 
 
 def _piece_hairs(pts, centre, angle_deg, k, width, mm_per_px, unit) -> list[Hair]:

@@ -1,6 +1,6 @@
 """photostation compare on rendered pairs with known truth: registration, coverage, the change
 and its interval, comparability, the JSON contract and the report files. (Hair-count accuracy
-is tested in test_hairs.py; the accuracy figures are in benchmarks/compare.py.)"""
+is tested in test_trichoscopy_count.py; the accuracy figures are in benchmarks/compare.py.)"""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 
 from pipelines.change import bootstrap_rate_change, outcome, tile_areas
-from pipelines.compare import compare_pair, density_flags
+from pipelines.compare import compare_pair, pair_density_flags
+from pipelines.hair_pair import COUNT_RELATIVE_ERROR
 from pipelines.matching import match_hairs
-from pipelines.reports import OPENING, report_images
+from pipelines.reports import report_images
+from pipelines.trichoscopy import LIGHT_HAIR_LEVEL, Hair, HairCount, count_hairs
 from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pose, evolve_crown, evolve_patch,
                                     make_scalp_patch, render_crown, render_trichoscopy, write_jpeg)
 from photostation_cli.main import main
@@ -113,52 +115,79 @@ def test_trichoscopy_pair_is_registered_and_matched(tmp_path, protocol):
     assert change["outcome"] in ("improved", "stable", "worse")
     assert data["scale"] == {"mm_per_px": pytest.approx(base.mm_per_px, rel=1e-6), "source": "--mm-per-px"}
     assert not [f for f in data["flags"] if f.startswith("density:")]  # dark clipped hair: reliable
-    # The clinician's pictures: hairs matched/lost/new, and the openings the count was taken at.
-    pictures = report_images(result)
-    assert {"hairs", "openings"} <= set(pictures)
+    # The interval holds at least the detector's relative error of a count, applied to the change.
+    low, high = change["ci95_density_per_cm2"]
+    assert high - low >= 2 * COUNT_RELATIVE_ERROR * abs(change["density_per_cm2"]) - 1e-6
+    # One entry per hair counted; the same detector as ``measure``, over the common area.
+    assert len(data["baseline"]["hairs"]) == data["baseline"]["hair_count"]
     det_b = result.detections[0]
-    shown = [np.round(p).astype(int) for p in det_b.openings_px
-             if result.images["common"][int(round(p[1])), int(round(p[0]))]]
-    assert len(shown) > 10
-    drawn = np.all(pictures["openings"] == np.array(OPENING, np.uint8), axis=2)
-    r = max(4, round(1200 / 250)) + 2
-    assert np.mean([drawn[y - r - 1:y + r + 2, x - r - 1:x + r + 2].any() for x, y in shown]) > 0.95
-    assert round(float(det_b.counted_weights()[1].sum() + det_b.hidden_count)) == det_b.count
+    alone = count_hairs(np.asarray(Image.open(b).convert("RGB")), base.mm_per_px, region=result.images["common"])
+    assert det_b.count == alone.count
+    # The clinician's picture: hairs matched (green), lost (red), new (blue).
+    pictures = report_images(result)
+    assert "hairs" in pictures and pictures["hairs"].shape == (900, 1200, 3)
 
 
-def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
-    patch = make_scalp_patch(np.random.default_rng(31), 12, 12, density_per_cm2=150, vellus_share=0.1,
-                             hair_colour="blond")
-    kw = dict(image_size=(1000, 750), field_width_mm=7.5, clipped=True, focal_length_35mm=40)
+def _compare_rendered_close_ups(tmp_path, protocol, *, seed, vellus_share, hair_colour, clipped, rotation_deg):
+    """One scalp patch photographed at baseline and month 6 (the follow-up turned), compared."""
+    patch = make_scalp_patch(np.random.default_rng(seed), 12, 12, density_per_cm2=150, vellus_share=vellus_share,
+                             hair_colour=hair_colour)
+    kw = dict(image_size=(1000, 750), field_width_mm=7.5, clipped=clipped, focal_length_35mm=40)
     base = render_trichoscopy(patch, Pose(), Lighting(), Optics(), rng=1, **kw)
-    follow = render_trichoscopy(patch, Pose(rotation_deg=3.0), Lighting(), Optics(), rng=2, **kw)
+    follow = render_trichoscopy(patch, Pose(rotation_deg=rotation_deg), Lighting(), Optics(), rng=2, **kw)
     b = write_jpeg(tmp_path / "P1" / "baseline" / "tricho-vertex.jpg", base.image, TRICHO_EXIF)
     f = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", follow.image,
                    replace(TRICHO_EXIF, captured_at=T0 + SIX_MONTHS))
-    data = compare_pair(b, f, protocol, mm_per_px=base.mm_per_px, now=NOW).to_json()
+    return compare_pair(b, f, protocol, mm_per_px=base.mm_per_px, now=NOW).to_json()
+
+
+def test_long_hair_pair_gives_coverage_not_a_density(tmp_path, protocol):
+    data = _compare_rendered_close_ups(tmp_path, protocol, seed=41, vellus_share=0.0, hair_colour="black",
+                                       clipped=False, rotation_deg=2.0)
+    assert data["comparable"] is True
+    long_hair = [x for x in data["flags"] if x.startswith("density: long hair")]
+    assert len(long_hair) == 1 and "no count, density or density change" in long_hair[0]
+    for side in ("baseline", "followup"):
+        assert data[side]["hair_count"] is None and data[side]["density_per_cm2"] is None
+        assert 25 < data[side]["coverage_pct"] < 100  # long hair covers much of the field
+    # The same scalp and hair, photographed twice: the coverage agrees.
+    assert abs(data["baseline"]["coverage_pct"] - data["followup"]["coverage_pct"]) < 3.0
+    change = data["change"]
+    assert change["density_per_cm2"] is None and change["outcome"] is None
+    low, high = change["ci95_coverage_pct_points"]
+    assert low <= change["coverage_pct_points"] <= high
+
+
+def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
+    data = _compare_rendered_close_ups(tmp_path, protocol, seed=31, vellus_share=0.1, hair_colour="blond",
+                                       clipped=True, rotation_deg=3.0)
     # Still measured and comparable (the photos match), but the count is flagged.
     assert data["comparable"] is True and data["baseline"]["density_per_cm2"] > 0
     light = [x for x in data["flags"] if x.startswith("density: light hair (both photos")]
     assert len(light) == 1 and "dye" in light[0]
 
 
-def test_density_flags_name_the_photo_and_the_reason(protocol):
-    rules = protocol.compare
-    assert density_flags((0.95, 0.9), (0.0, 0.0), (0.0, 0.0), rules) == []
-    only_follow = density_flags((0.95, rules.min_shaft_darkness - 0.1), (0.0, 0.0), (0.0, 0.0), rules)
+def _count(level: float, long_shafts: int = 0, hairs: int = 10) -> HairCount:
+    stub = Hair((10.0, 10.0), (20.0, 10.0), 70.0, 500.0, 0, False)
+    return HairCount((stub,) * hairs, 10.0, level, 0.0, 10000, 0.0, 10.0, 0.5, long_shafts,
+                     np.zeros((10, 10), bool))
+
+
+def test_pair_density_flags_name_the_photo_and_the_reason():
+    dark, light = _count(0.9), _count(LIGHT_HAIR_LEVEL - 0.1)
+    assert pair_density_flags(dark, dark, False, None) == []
+    only_follow = pair_density_flags(dark, light, False, None)
     assert len(only_follow) == 1 and only_follow[0].startswith("density: light hair (follow-up:")
-    assert "60 % darker" in only_follow[0]
-    limit = rules.max_estimated_share_pct
-    long_hair = density_flags((0.95, 0.95), (0.0, 0.0), (limit + 30.0, limit - 1.0), rules)
-    assert len(long_hair) == 1 and long_hair[0].startswith("density: long hair (baseline:")
-    assert f"{limit + 30.0:.0f} % of the count" in long_hair[0]
-    both = density_flags((0.5, 0.6), (0.0, 0.0), (limit + 1.0, limit + 5.0), rules)
-    assert [x.split(" (")[0] for x in both] == ["density: light hair", "density: long hair"]
-    assert "50 % darker" in both[0] and "(both photos" in both[1]
-    white = rules.max_white_hair_pct
-    grey = density_flags((0.9, 0.9), (white - 0.1, white + 1.0), (0.0, 0.0), rules)
-    assert len(grey) == 1 and grey[0].startswith("density: grey hair (follow-up: white shafts cover")
-    assert f"{white + 1.0:.1f} % of the field" in grey[0]
+    assert f"{100 * (LIGHT_HAIR_LEVEL - 0.1):.0f} % darker" in only_follow[0]
+    long_base = _count(0.9, long_shafts=5)
+    assert long_base.unclipped
+    flagged = pair_density_flags(long_base, dark, True, None)
+    assert len(flagged) == 1 and flagged[0].startswith("density: long hair (baseline:")
+    # Told "clipped", a long-looking photo is still counted, with a warning.
+    told = pair_density_flags(long_base, long_base, False, "clipped")
+    assert len(told) == 1 and "although --hair clipped was given" in told[0] and "(both photos" in told[0]
+    # Long hair is not counted, so light hair needs no count warning.
+    assert [x.split(" (")[0] for x in pair_density_flags(light, light, True, "unclipped")] == ["density: long hair"]
 
 
 def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):

@@ -135,6 +135,11 @@ def test_long_hair_is_told_from_clipped_hair(close_up):
     long_share, long_cover = hair_layout(long_hair.image, long_hair.mm_per_px)
     assert clipped_share < 0.2 < 0.8 < long_share
     assert clipped_cover < 25.0 < long_cover
+    # The same rule as a mask in the photo's pixels: the same share of the field.
+    from pipelines.trichoscopy import hair_cover_mask
+    cover = hair_cover_mask(long_hair.image, long_hair.mm_per_px)
+    assert cover.shape == long_hair.image.shape[:2]
+    assert 100.0 * cover.mean() == pytest.approx(long_cover, abs=1.0)
     long_count = count_hairs(long_hair.image, long_hair.mm_per_px)
     assert long_count.long_hair_share == pytest.approx(long_share)
     assert long_count.unclipped and not count_hairs(render.image, render.mm_per_px).unclipped
