@@ -59,22 +59,9 @@ def _roots_current(rgb: np.ndarray, mm_per_px: float) -> np.ndarray:
     return count_hairs(rgb, mm_per_px).roots_px
 
 
-def _roots_legacy(rgb: np.ndarray, mm_per_px: float) -> np.ndarray:
-    """The renderer-calibrated detector of issue 5 (pipelines.hairs.detect_hairs), for reference."""
-    from photostation.qa.pixels import to_linear
-    from pipelines.hairs import HairRules, detect_hairs
-    rules = HairRules()
-    det = detect_hairs(to_linear(rgb), shaft_width_px=rules.terminal_width_um / 1000.0 / mm_per_px, clipped=True,
-                       rules=rules)
-    roots, hairs = det.counted_weights()
-    k = int(round(float(hairs.sum()) + det.hidden_count))
-    # Repeat each root by its (rounded) hairs, then trim or pad to the count.
-    reps = np.maximum(np.round(hairs).astype(int), 0)
-    out = np.repeat(roots, reps, axis=0) if len(roots) else np.zeros((0, 2))
-    return out[:k] if len(out) >= k else np.vstack([out, np.repeat(out[-1:], k - len(out), axis=0)]) if len(out) else out
-
-
-DETECTORS = {"current": _roots_current, "legacy": _roots_legacy}
+DETECTORS = {"current": _roots_current}
+"""Detectors that can be measured (the renderer-calibrated ``pipelines.hairs`` of issue 5 was
+removed when ``compare`` moved to ``count_hairs``; its figures stay in benchmarks/README.md)."""
 
 
 def match_roots(roots: np.ndarray, boxes: np.ndarray, margin: float = 0.0) -> int:
