@@ -21,6 +21,11 @@ from photostation.errors import InputError
 SEVERITIES = ("warn", "fail")
 # Tables whose keys a clinic may add to (validated after merging).
 _OPEN_TABLES = ("camera.required.global.", "camera.required.trichoscopy.")
+_RETIRED_KEYS = ("density.min_shaft_darkness", "density.max_white_hair_pct", "density.max_estimated_share_pct",
+                 "density.terminal_width_um", "density.detector")
+"""Keys no rule reads any more, accepted and ignored so that older protocol files still load:
+the hair detector's parameters and its limits of light hair belong to the detector
+(``pipelines.trichoscopy``), not to the clinic's protocol."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,6 @@ class CompareRules:
     density_change_threshold_per_cm2: float
     coverage_change_threshold_pts: float
     vellus_max_width_um: float
-    terminal_width_um: float
-    min_shaft_darkness: float
-    max_white_hair_pct: float
-    max_estimated_share_pct: float
     skin_min_a: float
     skin_min_hue_ratio: float
     skin_max_hue_ratio: float
@@ -210,9 +211,6 @@ class CompareRules:
     skin_seed_erosion_px: int
     skin_min_seed_share: float
     skin_min_separation: float
-    hair_detector: tuple[tuple[str, float], ...] = ()
-    """``[density.detector]``: the hair detector's parameters (name, value), passed to
-    ``pipelines.hairs.HairRules``."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +287,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str = "") -> di
     merged = dict(base)
     for key, value in override.items():
         where = f"{path}{key}"
+        if where in _RETIRED_KEYS:
+            continue
         if key not in base:
             if path in _OPEN_TABLES:
                 merged[key] = value
@@ -444,19 +444,14 @@ def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
 
 def _compare_rules(raw: dict[str, Any]) -> CompareRules:
     table = {k: v for k, v in raw["compare"].items() if k != "blocking_checks"}
-    table |= {k: v for k, v in raw["density"].items() if k != "detector"} | raw["coverage"]
-    hints = {k: v for k, v in typing.get_type_hints(CompareRules).items()
-             if k not in ("blocking_checks", "hair_detector")}
+    table |= raw["density"] | raw["coverage"]
+    hints = {k: v for k, v in typing.get_type_hints(CompareRules).items() if k != "blocking_checks"}
     values: dict[str, Any] = {}
     for name, kind in hints.items():
         value = _number(table[name], f"compare/density/coverage.{name}")
         values[name] = int(value) if kind is int else value
-    detector = raw["density"].get("detector", {})
-    if not isinstance(detector, dict):
-        raise InputError("protocol: 'density.detector' must be a table")
-    hair_detector = tuple((k, _number(v, f"density.detector.{k}")) for k, v in detector.items())
     return CompareRules(blocking_checks=_strings(raw["compare"]["blocking_checks"], "compare.blocking_checks"),
-                        hair_detector=hair_detector, **values)
+                        **values)
 
 
 def load_protocol(path: str | Path | None = None) -> Protocol:

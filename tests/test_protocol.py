@@ -30,6 +30,18 @@ def test_clinic_file_overrides_only_what_it_names(tmp_path):
     assert p.source == str(f)
 
 
+def test_retired_detector_keys_of_older_protocols_load_and_are_ignored():
+    # These were the old hair detector's parameters; the detector's own belong with it.
+    old = ("[density]\nterminal_width_um = 70.0\nmin_shaft_darkness = 0.6\nmax_white_hair_pct = 2.0\n"
+           "max_estimated_share_pct = 30.0\nvellus_max_width_um = 35.0\n"
+           "[density.detector]\nhair_darkness = 0.5\nopening_recall = 0.9\n")
+    p = parse_protocol(old, source="old.toml")
+    assert p.compare.vellus_max_width_um == 35.0  # a live key in the same table still counts
+    assert not hasattr(p.compare, "min_shaft_darkness") and not hasattr(p.compare, "hair_detector")
+    with pytest.raises(InputError, match="unknown key 'density.min_shaft_darknes'"):
+        parse_protocol("[density]\nmin_shaft_darknes = 0.6\n", source="typo.toml")
+
+
 @pytest.mark.parametrize("text,fragment", [
     ("[timestamps]\nmax_visit_spred_hours = 1\n", "unknown key 'timestamps.max_visit_spred_hours'"),
     ("[camera]\nidentity_severity = 'maybe'\n", "must be 'warn' or 'fail'"),
