@@ -106,6 +106,21 @@ def test_evolve_patch_ids_and_change(patch):
     assert len(t2.lost_hair_ids) > len(t2.new_hair_ids)
 
 
+def test_evolve_patch_relays_long_hair_but_keeps_the_follicles(patch):
+    still, _ = evolve_patch(patch, np.random.default_rng(7))
+    combed, _ = evolve_patch(patch, np.random.default_rng(7), relay_deg=60.0)
+    lie = {h.hair_id: h.lie_direction_deg for h in patch.hairs}
+    kept = {h.hair_id: h for h in patch.hairs}
+    turned = [abs(h.lie_direction_deg - lie[h.hair_id]) for h in combed.hairs if h.hair_id in lie]
+    unturned = [abs(h.lie_direction_deg - lie[h.hair_id]) for h in still.hairs if h.hair_id in lie]
+    assert max(unturned) == 0.0 and np.median(turned) > 5.0
+    # Openings and the direction at the opening are the follicle's: they stay.
+    for h in combed.hairs:
+        if h.hair_id in kept:
+            assert h.direction_deg == kept[h.hair_id].direction_deg
+    assert [(u.x_mm, u.y_mm) for u in combed.units[:len(patch.units)]] == [(u.x_mm, u.y_mm) for u in patch.units]
+
+
 # ------------------------------------------------------------------ camera
 
 def test_focal_length_and_homography_decomposition():

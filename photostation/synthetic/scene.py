@@ -443,7 +443,7 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
                  density_change_pct: float = 0.0, width_change_um: float = 0.0, *,
                  turnover_pct: float = 6.0,
                  growth_mm_per_day: float = HAIR_GROWTH_MM_PER_DAY,
-                 new_unit_share: float = 0.3) -> tuple[ScalpPatch, EvolutionTruth]:
+                 new_unit_share: float = 0.3, relay_deg: float = 0.0) -> tuple[ScalpPatch, EvolutionTruth]:
     """Simulate the same scalp patch at a follow-up visit.
 
     Parameters
@@ -465,6 +465,12 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
         Mean growth rate of surviving hairs (0.3-0.4 mm/day in the literature).
     new_unit_share : float
         Share of new hairs that appear in new openings rather than existing ones.
+    relay_deg : float
+        Long hair lies differently at every visit (washed, combed, parted). Above 0, the
+        whole patch is combed again: its lie direction turns by up to this many degrees
+        (uniform, one draw), each hair's by a further 15 deg (sd), and every hair gets a new
+        curvature and lift. Emergence points and directions at the opening stay: they are
+        the follicle's.
 
     Returns
     -------
@@ -485,6 +491,8 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
 
     units: list[FollicularUnit] = []
     width_deltas = []
+    # Drawn only when asked for, so that relay_deg=0 keeps every other draw as it was.
+    combed = float(rng.uniform(-relay_deg, relay_deg)) if relay_deg > 0 else 0.0
     for u in patch.units:
         kept = []
         for h in u.hairs:
@@ -493,8 +501,13 @@ def evolve_patch(patch: ScalpPatch, rng: np.random.Generator, days: float = 182.
             dw = width_change_um + rng.normal(0.0, 1.5)
             width_deltas.append(dw)
             rate = max(0.0, rng.normal(growth_mm_per_day, 0.03))
+            moved = {}
+            if relay_deg > 0:
+                lie = h.direction_deg if h.lie_direction_deg is None else h.lie_direction_deg
+                moved = dict(lie_direction_deg=float(lie + combed + rng.normal(0.0, 15.0)),
+                             curvature_per_mm=float(rng.normal(0.0, 0.03)), lift=float(rng.beta(1.5, 7.0)))
             kept.append(replace(h, width_um=float(np.clip(h.width_um + dw, 8.0, 130.0)),
-                                length_mm=h.length_mm + rate * days))
+                                length_mm=h.length_mm + rate * days, **moved))
         units.append(replace(u, hairs=tuple(kept)))
 
     next_hair = max((h.hair_id for h in hairs), default=-1) + 1
