@@ -124,6 +124,7 @@ class Comparison:
                 "matrix": None if self.registration_original is None else
                 np.round(self.registration_original, 8).tolist(),
                 "inliers": reg.inliers, "residual_px": reg.residual_px, "overlap_pct": reg.overlap_pct,
+                "on_skin": reg.on_skin,
             },
             "baseline": (self.baseline.to_json() if self.baseline else dict(empty)) | {"hairs": list(self.hairs[0])},
             "followup": (self.followup.to_json() if self.followup else dict(empty)) | {"hairs": list(self.hairs[1])},

@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 from photostation.protocol import RegistrationRules
 from photostation.qa.pixels import resize_to
 from photostation.qa.registration import Registration, overlap_pct, register
+from photostation.qa.skin_view import skin_view
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class PairRegistration:
     overlap_pct: float
     trustworthy: bool
     reason: str | None = None
+    on_skin: bool = False
+    """Features were taken on skin only, the hair masked out (:mod:`photostation.qa.skin_view`):
+    the inliers and residual are the skin's."""
 
 
 def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -74,27 +78,33 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
                       min_inlier_share=rules.min_inlier_share, min_overlap_pct=rules.min_overlap_pct,
                       max_scale_change=rules.max_scale_change)
     if not coarse.ok:
-        return PairRegistration(None, coarse.inliers, None, coarse.overlap_pct, False, coarse.reason)
+        return PairRegistration(None, coarse.inliers, None, coarse.overlap_pct, False, coarse.reason, coarse.on_skin)
     matrix, inliers, residual = coarse.matrix, coarse.inliers, coarse.residual_px
     if refine_side > 0:
-        refined = _refine(followup, baseline, coarse.matrix, refine_side, rules, refine_features)
+        refined = _refine(followup, baseline, coarse.matrix, refine_side, rules, refine_features, coarse.on_skin)
         if refined is not None:
             matrix, inliers, residual = refined
     h, w = followup.shape[:2]
     overlap = overlap_pct(matrix, (w, h), (baseline.shape[1], baseline.shape[0]))
     if residual is not None and residual > max_residual_px:
         return PairRegistration(matrix, inliers, round(residual, 3), overlap, False,
-                                f"registration residual {residual:.2f} px above {max_residual_px:g} px")
-    return PairRegistration(matrix, inliers, None if residual is None else round(residual, 3), overlap, True)
+                                f"registration residual {residual:.2f} px above {max_residual_px:g} px", coarse.on_skin)
+    return PairRegistration(matrix, inliers, None if residual is None else round(residual, 3), overlap, True,
+                            on_skin=coarse.on_skin)
 
 
 def _refine(followup: np.ndarray, baseline: np.ndarray, coarse: np.ndarray, side: int,
-            rules: RegistrationRules, features: int) -> tuple[np.ndarray, int, float] | None:
+            rules: RegistrationRules, features: int, on_skin: bool) -> tuple[np.ndarray, int, float] | None:
     grey_f, sf = _grey8(np.sqrt(np.clip(followup, 0, None)), side)
     grey_b, sb = _grey8(np.sqrt(np.clip(baseline, 0, None)), side)
+    masks = [None, None]
+    if on_skin:  # as the coarse step: features on skin only (photostation.qa.skin_view)
+        views = [skin_view(grey_f), skin_view(grey_b)]
+        if views[0] is not None and views[1] is not None:
+            (grey_f, masks[0]), (grey_b, masks[1]) = ((v.grey, v.keypoint_mask) for v in views)
     sift = cv2.SIFT_create(nfeatures=features)
-    kf, df = sift.detectAndCompute(grey_f, None)
-    kb, db = sift.detectAndCompute(grey_b, None)
+    kf, df = sift.detectAndCompute(grey_f, masks[0])
+    kb, db = sift.detectAndCompute(grey_b, masks[1])
     if df is None or db is None or len(kf) < rules.min_inliers or len(kb) < rules.min_inliers:
         return None
     pts_f = np.float32([k.pt for k in kf]) / sf

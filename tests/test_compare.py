@@ -158,6 +158,26 @@ def test_long_hair_pair_gives_coverage_not_a_density(tmp_path, protocol):
     assert low <= change["coverage_pct_points"] <= high
 
 
+def test_long_hair_combed_again_registers_on_the_skin(tmp_path, protocol):
+    # Washed and combed between visits, long hair lies elsewhere; features on the shafts
+    # would agree on no geometry. The scalp under it stayed.
+    rng = np.random.default_rng(12)
+    patch = make_scalp_patch(rng, 14, 12, density_per_cm2=150, hair_colour="dark_brown")
+    combed, _ = evolve_patch(patch, rng, relay_deg=60.0)
+    kw = dict(image_size=(1200, 900), field_width_mm=10.0, clipped=False, focal_length_35mm=40)
+    base = render_trichoscopy(patch, Pose(), Lighting(), Optics(), rng=1, **kw)
+    follow = render_trichoscopy(combed, Pose(rotation_deg=8.0, scale=1.05), Lighting(), Optics(), rng=2, **kw)
+    b = write_jpeg(tmp_path / "P1" / "baseline" / "tricho-midscalp.jpg", base.image, TRICHO_EXIF)
+    f = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-midscalp.jpg", follow.image,
+                   replace(TRICHO_EXIF, captured_at=T0 + SIX_MONTHS))
+    result = compare_pair(b, f, protocol, mm_per_px=base.mm_per_px, now=NOW)
+    data = result.to_json()
+    assert data["comparable"] is True, data["flags"]
+    truth = base.scalp_to_image @ np.linalg.inv(follow.scalp_to_image)
+    assert corner_error_px(data["registration"]["matrix"], truth, (1200, 900)).max() < 1.5
+    assert result.registration.on_skin
+
+
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
     data = _compare_rendered_close_ups(tmp_path, protocol, seed=31, vellus_share=0.1, hair_colour="blond",
                                        clipped=True, rotation_deg=3.0)

@@ -19,6 +19,7 @@ from photostation.qa.pixels import ShotPixels, luminance, resize_to
 from photostation.qa.pose import Intrinsics, NoPhysicalPose, PoseChange, decompose
 from photostation.qa.region import ScalpRegion, scalp_region
 from photostation.qa.registration import Registration, register
+from photostation.qa.skin_view import skin_view
 from photostation.results import Check, grade
 
 # Pair comparisons (exposure, colour, light) run on small registered copies: they measure
@@ -261,6 +262,9 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     base_region = cv2.resize(base.region.mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     valid = cv2.erode((inside & warped_region & base_region).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     wy, byy = luminance(warped), luminance(base_small)
+    # Hair that moved or grew between visits is not a change of light: on close-ups only
+    # skin in both photos is compared.
+    valid = _skin_in_both(wy, byy, valid)
     ev = exposure_difference_ev(wy, byy, valid)
     # Light change: the ratio field of the pair, with the (common) exposure difference removed.
     log_ratio = np.log(np.clip(wy, 1e-4, None)) - np.log(np.clip(byy, 1e-4, None))
@@ -274,6 +278,20 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
         ev, balance = by_card
         measured_on = "card"
     return PairAnalysis(reg, pose, ev, balance, ratio, change, matrix_original / matrix_original[2, 2], measured_on)
+
+
+def _skin_in_both(follow_y: np.ndarray, base_y: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``valid`` pixels that are skin in both registered copies, where close-ups show their
+    hair (:func:`photostation.qa.skin_view.skin_view`); ``valid`` itself for global views, or
+    when less than a twentieth of it would be left."""
+    keep = valid.copy()
+    for y in (follow_y, base_y):
+        root = np.sqrt(np.clip(y, 0, None))
+        top = float(np.percentile(root[valid], 99.5)) if valid.any() else 1.0
+        view = skin_view(np.clip(root / max(top, 1e-6) * 255.0, 0, 255).astype(np.uint8))
+        if view is not None:
+            keep &= view.keypoint_mask > 0
+    return keep if keep.sum() >= max(200, 0.05 * valid.sum()) else valid
 
 
 def _card_comparison(follow: CardGreys | None, base: CardGreys | None) -> tuple[float, tuple[float, float]] | None:
