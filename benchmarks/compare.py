@@ -61,7 +61,7 @@ from photostation.synthetic import (CrownHead, Optics, Pose,  # noqa: E402
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM  # noqa: E402
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM  # noqa: E402
 from benchmarks.records import benchmark_parser, photo_folder, write_results  # noqa: E402
-from benchmarks.sessions import (INTERVAL_DAYS, camera_exif, capture_times,  # noqa: E402
+from benchmarks.sessions import (INTERVAL_DAYS, RELAY_DEG, camera_exif, capture_times,  # noqa: E402
                                  natural_baseline_pose, natural_followup_pose,
                                  Shot, natural_lighting_pair, random_shift_mm)
 from pipelines.compare import compare_pair  # noqa: E402
@@ -234,7 +234,8 @@ def make_scenes(kind: Kind, scene: dict[str, Any], rng: np.random.Generator) -> 
                              hair_colour=scene["hair_colour"], melanin=scene["skin_melanin"],
                              redness=scene["skin_redness"], comb_direction_deg=scene["comb_direction_deg"])
     follow, evolution = evolve_patch(patch, rng, days=INTERVAL_DAYS, density_change_pct=scene["density_change_pct"],
-                                     width_change_um=scene["width_change_um"])
+                                     width_change_um=scene["width_change_um"],
+                                     relay_deg=0.0 if kind.clipped else RELAY_DEG)
     return patch, follow, evolution
 
 

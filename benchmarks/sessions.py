@@ -16,6 +16,9 @@ from photostation.synthetic import ExifFields, Lighting, Optics, Pose
 from photostation.synthetic.samples import central_european_offset
 
 INTERVAL_DAYS = 182
+RELAY_DEG = 60.0
+"""Long hair is combed again between visits: the follow-up's lie direction turns by up to
+this much (``evolve_patch(relay_deg=...)``), as washing, combing and a new parting do."""
 FIRST_BASELINE = datetime(2026, 2, 1, 8, 30)
 BASELINE_SPAN_DAYS = 59          # baselines fall in Feb-Mar 2026, so day 230 is before NOW
 

@@ -59,7 +59,7 @@ from photostation.synthetic.camera import (camera_extrinsics, illumination_field
 from photostation.synthetic.crown import CROWN_FOCAL_LENGTH_35MM
 from photostation.synthetic.trichoscopy import TRICHO_FOCAL_LENGTH_35MM
 from benchmarks.records import benchmark_parser, photo_folder, write_results
-from benchmarks.sessions import (INTERVAL_DAYS, aware, camera_exif, capture_times,
+from benchmarks.sessions import (INTERVAL_DAYS, RELAY_DEG, aware, camera_exif, capture_times,
                                  natural_baseline_pose, natural_followup_pose,
                                  natural_lighting_pair, Shot)
 
@@ -341,7 +341,8 @@ def make_scenes(kind: Kind, rng: np.random.Generator) -> tuple[Any, Any, dict[st
                              comb_direction_deg=float(rng.uniform(0, 180)))
     follow, _ = evolve_patch(patch, rng, days=INTERVAL_DAYS,
                              density_change_pct=float(rng.uniform(-4, 8)),
-                             width_change_um=float(rng.uniform(-2, 3)))
+                             width_change_um=float(rng.uniform(-2, 3)),
+                             relay_deg=0.0 if kind.clipped else RELAY_DEG)
     info = {"hair_colour": colour, "skin_melanin": melanin, "skin_redness": redness,
             "density_per_cm2": density}
     return patch, follow, info
