@@ -146,6 +146,44 @@ def test_unregistrable_baseline_fails_without_made_up_angles(tmp_path, scalp, ba
     assert not any(n.startswith("pose.") and n != "pose.registration" for n in checks)
 
 
+def test_colour_cast_is_reported_as_a_colour_cast_when_the_pair_does_not_register(tmp_path, scalp, baseline,
+                                                                                 protocol):
+    # A mirrored follow-up cannot be registered (SIFT matches no mirrored geometry), but its
+    # skin is the same patient's: the light's colour is still compared, on skin medians.
+    def mirrored(**kwargs):
+        image = np.ascontiguousarray(render(scalp[1], **kwargs)[:, ::-1])
+        return write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", image,
+                          replace(EXIF, captured_at=BASE_TIME + dt.timedelta(days=182)))
+
+    _, checks = checks_of(mirrored(lighting=Lighting(white_balance_shift_mired=60.0)), protocol, baseline)
+    assert checks["pose.registration"].status == "fail"
+    cast = checks["white_balance.shift_mired"]
+    assert cast.status != "pass" and 35.0 < cast.value < 85.0
+    assert "skin medians, unregistered" in cast.message
+    assert "unregistered" in checks["exposure.difference_ev"].message
+    _, checks = checks_of(mirrored(), protocol, baseline)
+    assert checks["white_balance.shift_mired"].status == "pass" and abs(checks["white_balance.shift_mired"].value) < 15
+    assert checks["exposure.difference_ev"].status == "pass"
+
+
+def test_focus_ratio_ignores_resampling_and_catches_a_one_pixel_blur(tmp_path, scalp, baseline, protocol):
+    import cv2
+    sharp = np.asarray(Image.open(baseline).convert("RGB"))
+    later = replace(EXIF, captured_at=BASE_TIME + dt.timedelta(days=182))
+
+    def ratio_of(image):
+        photo = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", np.ascontiguousarray(image), later)
+        return checks_of(photo, protocol, baseline)[1]["focus.ratio"]
+
+    # The baseline itself, resampled by 4 % either way: the same focus.
+    for factor in (0.96, 1.04):
+        resampled = cv2.resize(sharp, None, fx=factor, fy=factor,
+                               interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+        assert ratio_of(resampled).status == "pass"
+    soft = ratio_of(cv2.GaussianBlur(sharp, (0, 0), 1.0))
+    assert soft.status != "pass" and soft.value < 0.75
+
+
 def _encoded(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt)

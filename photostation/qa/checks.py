@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from photostation.protocol import QaRules
-from photostation.qa.colour_balance import WhiteBalance, balance_of_light, estimate_white_balance, white_balance_shift
+from photostation.qa.colour_balance import (WhiteBalance, balance_of_light, estimate_white_balance, white_balance_shift,
+                                            white_balance_shift_unregistered)
 from photostation.qa.exposure import (ExposureStats, exposure_difference_ev, exposure_difference_unregistered,
                                       measure_exposure)
 from photostation.qa.focus import Focus, focus_ratio, measure_focus
@@ -18,7 +19,7 @@ from photostation.qa.illumination import IlluminationField, direction_words, fit
 from photostation.qa.pixels import ShotPixels, luminance, resize_to
 from photostation.qa.pose import Intrinsics, NoPhysicalPose, PoseChange, decompose
 from photostation.qa.region import ScalpRegion, scalp_region
-from photostation.qa.registration import Registration, register
+from photostation.qa.registration import Registration, feature_grey, register
 from photostation.qa.skin_view import skin_view
 from photostation.results import Check, grade
 
@@ -182,7 +183,9 @@ class PairAnalysis:
     matrix_original: np.ndarray | None = field(repr=False, default=None)
     """Registration in full-resolution pixels (follow-up -> baseline)."""
     measured_on: str = "registered scalp"
-    """Where exposure and colour were compared: ``registered scalp``, ``card`` or ``region medians``."""
+    """Where exposure and colour were compared: ``registered scalp``, ``card``, or without a
+    registration ``skin medians, unregistered`` (close-ups, hair taken out) or ``region
+    medians, unregistered``."""
     pose_problem: str | None = None
     """Why a registered pair has no camera pose (no decomposition with the scalp in front of both cameras)."""
 
@@ -229,22 +232,20 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     ratio = focus_ratio(follow.focus, base.focus)
     by_card = _card_comparison(follow.card, base.card)
     if not reg.ok:
-        ev = exposure_difference_unregistered(follow.pixels.luminance, follow.region.mask, base.pixels.luminance,
-                                              base.region.mask)
         if by_card is not None:
             return PairAnalysis(reg, None, by_card[0], by_card[1], ratio, None, measured_on="card")
-        return PairAnalysis(reg, None, ev, None, ratio, None)
+        ev, balance, where = _unregistered_light(follow, base)
+        return PairAnalysis(reg, None, ev, balance, ratio, None, measured_on=where)
     try:
         pose = decompose(reg.matrix, follow.pixels.detail_size, base.pixels.detail_size, follow_k, base_k)
     except NoPhysicalPose as problem:
         # A geometry no camera can produce: the registration is not to be trusted, and
         # exposure or colour compared through it would compare different skin.
-        ev = exposure_difference_unregistered(follow.pixels.luminance, follow.region.mask, base.pixels.luminance,
-                                              base.region.mask)
         if by_card is not None:
             return PairAnalysis(reg, None, by_card[0], by_card[1], ratio, None, measured_on="card",
                                 pose_problem=str(problem))
-        return PairAnalysis(reg, None, ev, None, ratio, None, pose_problem=str(problem))
+        ev, balance, where = _unregistered_light(follow, base)
+        return PairAnalysis(reg, None, ev, balance, ratio, None, measured_on=where, pose_problem=str(problem))
 
     # Small registered copies: follow-up warped into the baseline frame (the registration
     # refers to the detail copies; the scale factors bring it to the small ones).
@@ -264,12 +265,15 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     wy, byy = luminance(warped), luminance(base_small)
     # Hair that moved or grew between visits is not a change of light: on close-ups only
     # skin in both photos is compared.
-    valid = _skin_in_both(wy, byy, valid)
+    if reg.on_skin:
+        valid = _skin_in_both(follow.pixels, base.pixels, reg.matrix, valid)
     ev = exposure_difference_ev(wy, byy, valid)
     # Light change: the ratio field of the pair, with the (common) exposure difference removed.
     log_ratio = np.log(np.clip(wy, 1e-4, None)) - np.log(np.clip(byy, 1e-4, None))
     usable = valid & (wy > 0.004) & (byy > 0.004) & (wy < 0.98) & (byy < 0.98)
-    change = fit_field(log_ratio, usable, percentile=50.0)
+    # On close-ups the skin in both shots can be a few per cent of the frame, in small
+    # patches: a block with 5 % of it (~45 pixels) is enough for a median of the ratio.
+    change = fit_field(log_ratio, usable, percentile=50.0, min_share=0.05 if reg.on_skin else 0.5)
     matrix_original = _scaling(1 / base.pixels.work_per_original) @ reg.matrix @ _scaling(follow.pixels.work_per_original)
     balance = white_balance_shift(warped, base_small, usable)
     measured_on = "registered scalp"
@@ -280,18 +284,54 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     return PairAnalysis(reg, pose, ev, balance, ratio, change, matrix_original / matrix_original[2, 2], measured_on)
 
 
-def _skin_in_both(follow_y: np.ndarray, base_y: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``valid`` pixels that are skin in both registered copies, where close-ups show their
-    hair (:func:`photostation.qa.skin_view.skin_view`); ``valid`` itself for global views, or
-    when less than a twentieth of it would be left."""
-    keep = valid.copy()
-    for y in (follow_y, base_y):
-        root = np.sqrt(np.clip(y, 0, None))
-        top = float(np.percentile(root[valid], 99.5)) if valid.any() else 1.0
-        view = skin_view(np.clip(root / max(top, 1e-6) * 255.0, 0, 255).astype(np.uint8))
-        if view is not None:
-            keep &= view.keypoint_mask > 0
-    return keep if keep.sum() >= max(200, 0.05 * valid.sum()) else valid
+def _skin_of(shot: ShotAnalysis) -> tuple[np.ndarray, bool]:
+    """The shot's skin on its measuring copy: the scalp region without the hair on
+    close-ups (:func:`photostation.qa.skin_view.skin_view`), the region itself on global
+    views; and whether the hair was taken out."""
+    region = shot.region.mask
+    root = np.sqrt(np.clip(shot.pixels.luminance, 0, None))
+    top = float(np.percentile(root[region], 99.5)) if region.any() else 1.0
+    view = skin_view(np.clip(root / max(top, 1e-6) * 255.0, 0, 255).astype(np.uint8))
+    if view is None:
+        return region, False
+    skin = region & (view.keypoint_mask > 0)
+    return (skin, True) if skin.sum() >= 200 else (region, False)
+
+
+def _unregistered_light(follow: ShotAnalysis, base: ShotAnalysis) -> tuple[float | None, tuple[float, float] | None, str]:
+    """Exposure (EV) and light-colour shift of a pair that could not be registered, from the
+    medians of each shot's skin; and what they were measured on. Hair that grew or moved
+    changes a region's median, the skin's stays."""
+    (skin_f, hairless_f), (skin_b, hairless_b) = _skin_of(follow), _skin_of(base)
+    ev = exposure_difference_unregistered(follow.pixels.luminance, skin_f, base.pixels.luminance, skin_b)
+    balance = white_balance_shift_unregistered(follow.pixels.linear, skin_f, base.pixels.linear, skin_b)
+    return ev, balance, ("skin" if hairless_f and hairless_b else "region") + " medians, unregistered"
+
+
+def _skin_in_both(follow: ShotPixels, base: ShotPixels, matrix: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``valid`` (baseline measuring-copy pixels) where both registered shots show skin.
+
+    The hair is found on the detail copies, where a close-up's shafts are several pixels
+    wide (:func:`photostation.qa.skin_view.skin_view`; on the measuring copy they may be too
+    thin to tell from skin), the follow-up's mask is carried into the baseline frame with the
+    registration (``matrix``: follow-up detail -> baseline detail pixels), and both are
+    brought to the measuring copy. ``valid`` itself when either shot shows no hair lines, or
+    when under 200 pixels would be left. Sparse skin is still better than hair that moved:
+    the light's fit then has fewer blocks, or none (no ``lighting.change``), rather than a
+    false change."""
+    masks = []
+    for pixels in (follow, base):
+        y = pixels.detail_luminance
+        grey, _ = feature_grey(np.sqrt(np.clip(y, 0, None)).astype(np.float32), max(y.shape))
+        view = skin_view(grey)
+        if view is None:
+            return valid
+        masks.append(view.keypoint_mask)
+    bw, bh = base.detail_size
+    follow_skin = cv2.warpPerspective(masks[0], matrix, (bw, bh), flags=cv2.INTER_NEAREST)
+    both = cv2.resize(follow_skin & masks[1], (valid.shape[1], valid.shape[0]), interpolation=cv2.INTER_AREA) > 127
+    keep = valid & both
+    return keep if keep.sum() >= 200 else valid
 
 
 def _card_comparison(follow: CardGreys | None, base: CardGreys | None) -> tuple[float, tuple[float, float]] | None:
@@ -364,8 +404,7 @@ def pair_image_checks(pair: PairAnalysis, rules: QaRules) -> list[Check]:
     else:
         ev = pair.exposure_ev
         status = grade(abs(ev), r.difference_warn_ev, r.difference_fail_ev)
-        how = (pair.measured_on if ((reg.ok and pair.pose is not None) or pair.measured_on == "card")
-               else "region medians, unregistered")
+        how = pair.measured_on
         checks.append(Check("exposure.difference_ev", status, ev, r.difference_warn_ev,
                             f"{abs(ev):.2f} EV {'brighter' if ev > 0 else 'darker'} than baseline ({how})"
                             + (f": {'lower' if ev > 0 else 'raise'} the exposure or flash power" if status != "pass" else "")))

@@ -94,3 +94,40 @@ def white_balance_shift(linear: np.ndarray, baseline_linear: np.ndarray, valid: 
     # A neutral surface under the baseline's light (sRGB white) seen with the follow-up's gains.
     shifted = balance_of_light(np.array([2.0 ** red, 1.0, 2.0 ** blue]))
     return round(shifted.cast_mired, 2), round(shifted.duv, 5)
+
+
+def white_balance_shift_unregistered(linear: np.ndarray, region: np.ndarray, baseline_linear: np.ndarray,
+                                     baseline_region: np.ndarray) -> tuple[float, float] | None:
+    """Fallback without registration: the shift of the light's colour from the median
+    chromaticity of each shot's skin.
+
+    The same patient's scalp is photographed twice, so the skin's own colour cancels in the
+    difference, as in :func:`white_balance_shift`, but without pixel-by-pixel pairing: a
+    colour cast is still reported as a colour cast when the pair cannot be registered.
+
+    Parameters
+    ----------
+    linear, baseline_linear : numpy.ndarray
+        ``(H, W, 3)`` linear RGB of each shot (sizes may differ).
+    region, baseline_region : numpy.ndarray
+        Bool masks of the skin (or the scalp, where hair cannot be told apart) in each.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(shift_mired, tint_shift_duv)`` as :func:`white_balance_shift`; ``None`` with fewer
+        than 200 usable pixels in either shot.
+    """
+    def chromaticity(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        px = image[mask].astype(np.float64)
+        px = px[(channel_min(px) > 0.004) & (channel_max(px) < 0.98)]
+        if len(px) < 200:
+            return None
+        return np.median(np.log2(px[:, [0, 2]] / px[:, [1]]), axis=0)
+
+    a, b = chromaticity(linear, region), chromaticity(baseline_linear, baseline_region)
+    if a is None or b is None:
+        return None
+    red, blue = a - b
+    shifted = balance_of_light(np.array([2.0 ** red, 1.0, 2.0 ** blue]))
+    return round(shifted.cast_mired, 2), round(shifted.duv, 5)

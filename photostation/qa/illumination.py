@@ -23,15 +23,17 @@ class IlluminationField:
     """Image direction (0 = right, 90 = down) in which the light falls off, when it does."""
 
 
-def _blocks(values: np.ndarray, mask: np.ndarray, block: int, percentile: float) -> tuple[np.ndarray, ...]:
-    """Centres (in frame units, -0.5..0.5) and a percentile of each block at least half in the mask."""
+def _blocks(values: np.ndarray, mask: np.ndarray, block: int, percentile: float,
+            min_share: float = 0.5) -> tuple[np.ndarray, ...]:
+    """Centres (in frame units, -0.5..0.5) and a percentile of each block with at least
+    ``min_share`` of it in the mask."""
     h, w = values.shape
     ny, nx = h // block, w // block
     if ny == 0 or nx == 0:
         return np.array([]), np.array([]), np.array([])
     tiles = values[:ny * block, :nx * block].reshape(ny, block, nx, block).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
     inside = mask[:ny * block, :nx * block].reshape(ny, block, nx, block).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
-    usable = inside.mean(axis=2) >= 0.5
+    usable = inside.mean(axis=2) >= min_share
     if not usable.any():
         return np.array([]), np.array([]), np.array([])
     # Pixels outside the mask sort below every real value, so the percentile of the masked
@@ -50,7 +52,7 @@ def _design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def fit_field(log_values: np.ndarray, mask: np.ndarray, *, blocks_per_side: int = 16,
-              percentile: float = 50.0) -> IlluminationField | None:
+              percentile: float = 50.0, min_share: float = 0.5) -> IlluminationField | None:
     """Fit a smooth illumination surface to log values over a mask.
 
     Parameters
@@ -63,6 +65,9 @@ def fit_field(log_values: np.ndarray, mask: np.ndarray, *, blocks_per_side: int 
         The frame is sampled in about this many blocks along its longer side.
     percentile : float
         Which percentile of each block represents the light (high = skin, not hair).
+    min_share : float
+        A block is used when at least this share of it is in the mask (skin between long
+        hairs is sparse: a few dozen pixels of a block still say how its light changed).
 
     Returns
     -------
@@ -70,7 +75,7 @@ def fit_field(log_values: np.ndarray, mask: np.ndarray, *, blocks_per_side: int 
         ``None`` when fewer than 12 blocks are usable.
     """
     block = max(4, max(log_values.shape) // blocks_per_side)
-    x, y, v = _blocks(log_values, mask, block, percentile)
+    x, y, v = _blocks(log_values, mask, block, percentile, min_share)
     if len(v) < 12:
         return None
     design = _design(x, y)

@@ -27,8 +27,8 @@ SKIN_FEATURE_FACTOR = 4
 all response ranks (on long-hair renders the inliers' median rank was ~1,700 of 2,800), so a
 budget of the strongest few loses most of them."""
 SKIN_SIDE_GROWTH = 2.5
-"""A pair that fails on skin is tried again on larger copies, up to this many times the
-working side."""
+"""A pair that fails is tried again on larger copies (x1.6 each time), up to this many times
+the working side."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class Registration:
         return self.matrix is not None
 
 
-def _grey(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+def feature_grey(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """The uint8 copy features are taken on: longest side ``side``, stretched between the
+    0.5 and 99.5 percentiles, contrast-equalised (CLAHE); and its pixels per input pixel."""
     small, scale = resize_to(image, side)
     if small.ndim == 3:
         small = small.mean(axis=2)
@@ -110,11 +112,12 @@ def register(moving: np.ndarray, fixed: np.ndarray, *, work_side: int, max_featu
     args = dict(max_features=max_features, ratio=ratio, ransac_px=ransac_px, min_inliers=min_inliers,
                 min_inlier_share=min_inlier_share, min_overlap_pct=min_overlap_pct, max_scale_change=max_scale_change)
     result = _register_at(moving, fixed, work_side, **args)
-    # Skin between long hairs can be scarce: a larger copy shows more of its texture. Only
-    # pairs that fail on skin pay for it, up to SKIN_SIDE_GROWTH times the working side.
+    # Skin between long hairs can be scarce, and on a small copy a close-up's hair may be too
+    # thin to be told from skin: a larger copy shows both better. Only pairs that fail pay
+    # for it, up to SKIN_SIDE_GROWTH times the working side.
     largest = max(moving.shape[:2] + fixed.shape[:2])
     side = work_side
-    while not result.ok and result.on_skin and side < min(largest, SKIN_SIDE_GROWTH * work_side):
+    while not result.ok and side < min(largest, SKIN_SIDE_GROWTH * work_side):
         side = int(min(largest, side * 1.6))
         result = _register_at(moving, fixed, side, **args)
     return result
@@ -129,8 +132,8 @@ def _register_at(moving: np.ndarray, fixed: np.ndarray, work_side: int, *, max_f
     def failed(reason: str, inliers: int = 0, matches: int = 0) -> Registration:
         return Registration(None, inliers, matches, None, 0.0, reason, on_skin)
 
-    grey_m, sm = _grey(moving.astype(np.float32), work_side)
-    grey_f, sf = _grey(fixed.astype(np.float32), work_side)
+    grey_m, sm = feature_grey(moving.astype(np.float32), work_side)
+    grey_f, sf = feature_grey(fixed.astype(np.float32), work_side)
     # One detector per image, run side by side (OpenCV releases the GIL).
     with ThreadPoolExecutor(max_workers=2) as pool:
         view_m, view_f = pool.map(skin_view, (grey_m, grey_f))

@@ -63,7 +63,8 @@ def hair_line_width_px(grey: np.ndarray) -> float:
     cross, the skeleton runs through wider dark areas). 0 when there are none."""
     g = np.asarray(grey, np.float32)
     dark = _dark_lines(g, max(8.0, max(g.shape) / 40.0))
-    if dark.mean() < 0.005:
+    # No lines (nothing dark), or no background to measure a width against (all dark).
+    if dark.mean() < 0.005 or dark.mean() > 0.98:
         return 0.0
     dark8 = dark.astype(np.uint8)
     dist = cv2.distanceTransform(dark8, cv2.DIST_L2, 3)
