@@ -125,6 +125,8 @@ class Comparison:
                 np.round(self.registration_original, 8).tolist(),
                 "inliers": reg.inliers, "residual_px": reg.residual_px, "overlap_pct": reg.overlap_pct,
                 "on_skin": reg.on_skin,
+                "tiles_confirming": reg.alignment.tiles if reg.alignment else None,
+                "tile_shift_px": reg.alignment.median_shift_px if reg.alignment else None,
             },
             "baseline": (self.baseline.to_json() if self.baseline else dict(empty)) | {"hairs": list(self.hairs[0])},
             "followup": (self.followup.to_json() if self.followup else dict(empty)) | {"hairs": list(self.hairs[1])},

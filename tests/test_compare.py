@@ -175,7 +175,9 @@ def test_long_hair_combed_again_registers_on_the_skin(tmp_path, protocol):
     assert data["comparable"] is True, data["flags"]
     truth = base.scalp_to_image @ np.linalg.inv(follow.scalp_to_image)
     assert corner_error_px(data["registration"]["matrix"], truth, (1200, 900)).max() < 1.5
-    assert result.registration.on_skin
+    assert result.registration.on_skin and data["registration"]["on_skin"] is True
+    # Confirmed by the skin tiles, measured again by phase correlation.
+    assert data["registration"]["tiles_confirming"] >= 8 and data["registration"]["tile_shift_px"] < 1.0
 
 
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
