@@ -28,9 +28,12 @@ MIN_CONFIRMING_TILES = 8
 """Tiles with a clear correlation peak needed to confirm a registration."""
 MAX_TILE_SHIFT_PX = 1.5
 """Median tile shift above which a registration is not trusted (input pixels): half the 3 px
-a comparable pair may be off. On seven rendered pairs (close-ups and crowns) the true
-registration reads 0.14-0.40 px, the same moved by 1 px 0.50-1.01 px, by 3 px 2.65-2.94 px and
-by 8.6 px 6.1-8.3 px (pipelines.alignment, 64 px tiles on a 1600 px copy)."""
+a comparable pair may be off. On seven rendered pairs at 1600x1200 (close-ups and crowns) the
+true registration reads 0.16-0.46 px, the same moved by 1 px 0.78-1.10 px, by 3 px 2.27-2.87 px
+and by 8.6 px 8.2-8.4 px (pipelines.alignment, 64 px tiles on a 1000 px copy)."""
+CHECK_SIDE_PX = 1000
+"""Longest side of the copies the tile check runs on: on one core it costs 0.05 s for a crown
+and 0.2 s for a close-up (skin found and filled), a quarter of a 1600 px copy's."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
     residual = None if residual is None else round(residual, 3)
     # The fit's residual says how well its points agree, not whether they are the right
     # points: the tiles of the two photos are compared again, by other means.
-    check = check_alignment(followup, baseline, matrix, side=refine_side or rules.work_side_px, on_skin=coarse.on_skin)
+    check = check_alignment(followup, baseline, matrix, side=CHECK_SIDE_PX, on_skin=coarse.on_skin)
     if check.tiles < MIN_CONFIRMING_TILES:
         return PairRegistration(matrix, inliers, residual, overlap, False,
                                 f"the registration cannot be confirmed: only {check.tiles} tiles of skin with texture "
