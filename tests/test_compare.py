@@ -180,6 +180,22 @@ def test_long_hair_combed_again_registers_on_the_skin(tmp_path, protocol):
     assert data["registration"]["tiles_confirming"] >= 8 and data["registration"]["tile_shift_px"] < 1.0
 
 
+def test_close_ups_of_two_different_scalps_are_not_comparable(tmp_path, protocol):
+    # Skin texture and openings are all registration has on close-ups: two patients' skin
+    # must not be made to agree.
+    kw = dict(image_size=(1200, 900), field_width_mm=10.0, clipped=True, focal_length_35mm=40)
+    one = make_scalp_patch(np.random.default_rng(51), 14, 12, density_per_cm2=160, hair_colour="black")
+    two = make_scalp_patch(np.random.default_rng(52), 14, 12, density_per_cm2=160, hair_colour="black")
+    b = write_jpeg(tmp_path / "P1" / "baseline" / "tricho-vertex.jpg",
+                   render_trichoscopy(one, Pose(), Lighting(), Optics(), rng=1, **kw).image, TRICHO_EXIF)
+    other = render_trichoscopy(two, Pose(), Lighting(), Optics(), rng=2, **kw)
+    f = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", other.image,
+                   replace(TRICHO_EXIF, captured_at=T0 + SIX_MONTHS))
+    data = compare_pair(b, f, protocol, mm_per_px=other.mm_per_px, now=NOW).to_json()
+    assert data["comparable"] is False and data["change"]["outcome"] is None
+    assert any(flag.startswith("registration") for flag in data["flags"])
+
+
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):
     data = _compare_rendered_close_ups(tmp_path, protocol, seed=31, vellus_share=0.1, hair_colour="blond",
                                        clipped=True, rotation_deg=3.0)
