@@ -49,7 +49,7 @@ from pipelines.coverage import SkinRules, hair_coverage
 from pipelines.hair_pair import COUNT_RELATIVE_ERROR, match_pair_hairs
 from pipelines.matching import HairMatching
 from pipelines.registration import PairRegistration, register_pair
-from pipelines.trichoscopy import HairCount, hair_cover_mask
+from pipelines.trichoscopy import LIGHT_HAIR_LEVEL, HairCount, hair_cover_mask
 
 VIEWS = ("trichoscopy", "global")
 
@@ -341,29 +341,27 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     matching = hairs.matching
     area_px = int(inside.sum())
     area_cm2 = area_px * work_scale ** 2 / 100.0
-    follow_mask_in_base = hairs.followup_mask_in_baseline
     long_hair = hair_kind == "unclipped" or (hair_kind is None and (det_b.unclipped or det_f.unclipped))
-    base_side = _side(det_b, hairs.baseline_in, det_b.mask, inside, area_cm2, rules.vellus_max_width_um, long_hair)
-    follow_side = _side(det_f, hairs.followup_in, follow_mask_in_base, inside, area_cm2, rules.vellus_max_width_um,
-                        long_hair)
-    flags += pair_density_flags(det_b, det_f, long_hair, hair_kind)
-    images |= {"hair_mask_baseline": det_b.mask, "hair_mask_followup": follow_mask_in_base}
-    f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
     follow_scale = work_scale * hairs.magnification
-    entries = (hair_entries(det_b, hairs.baseline_in, matching.matched, "lost", factor, work_scale),
-               hair_entries(det_f, hairs.followup_in, matching.new, "new", f_factor, follow_scale))
     if long_hair:
         # Long hair: no count, so no density change (as ``measure``); the hair-covered share
         # of the field is what the photos support (the shaft mask's skin level is wrong
         # where hair covers most of the field: the top-hat rule is not).
-        cover_b = hair_cover_mask(base_rgb, work_scale)
-        cover_f = cv2.warpPerspective(hair_cover_mask(follow_rgb, follow_scale).astype(np.uint8), reg.matrix, (w, h),
-                                      flags=cv2.INTER_NEAREST).astype(bool)
-        base_side = _side(det_b, hairs.baseline_in, cover_b, inside, area_cm2, rules.vellus_max_width_um, True)
-        follow_side = _side(det_f, hairs.followup_in, cover_f, inside, area_cm2, rules.vellus_max_width_um, True)
-        images |= {"hair_mask_baseline": cover_b, "hair_mask_followup": cover_f}
+        mask_b = hair_cover_mask(base_rgb, work_scale)
+        mask_f = cv2.warpPerspective(hair_cover_mask(follow_rgb, follow_scale).astype(np.uint8), reg.matrix, (w, h),
+                                     flags=cv2.INTER_NEAREST).astype(bool)
+    else:
+        mask_b, mask_f = det_b.mask, hairs.followup_mask_in_baseline
+    base_side = _side(det_b, hairs.baseline_in, mask_b, inside, area_cm2, rules.vellus_max_width_um, long_hair)
+    follow_side = _side(det_f, hairs.followup_in, mask_f, inside, area_cm2, rules.vellus_max_width_um, long_hair)
+    flags += pair_density_flags(det_b, det_f, long_hair, hair_kind)
+    images |= {"hair_mask_baseline": mask_b, "hair_mask_followup": mask_f}
+    f_factor = follow_rgb.shape[1] / (follow_photo.metadata.width or follow_rgb.shape[1])
+    entries = (hair_entries(det_b, hairs.baseline_in, matching.matched, "lost", factor),
+               hair_entries(det_f, hairs.followup_in, matching.new, "new", f_factor))
+    if long_hair:
         areas = tile_areas(inside, tiles)
-        cov_change = bootstrap_share_change(tile_areas(inside & cover_f, tiles), tile_areas(inside & cover_b, tiles),
+        cov_change = bootstrap_share_change(tile_areas(inside & mask_f, tiles), tile_areas(inside & mask_b, tiles),
                                             areas, resamples=rules.bootstrap_resamples, seed=0)
         return Comparison(kind, reg, original, base_side, follow_side, None, None,
                           cov_change if comparable else None, None, comparable, tuple(flags), tuple(checks),
@@ -387,8 +385,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
                       tuple(checks), work_scale, scale_source, matching, images, (det_b, det_f), entries)
 
 
-def hair_entries(count: HairCount, selected: np.ndarray, status_counts: np.ndarray, unpaired: str, factor: float,
-                 mm_per_px: float) -> tuple[dict[str, Any], ...]:
+def hair_entries(count: HairCount, selected: np.ndarray, status_counts: np.ndarray, unpaired: str, factor: float
+                 ) -> tuple[dict[str, Any], ...]:
     """One entry per hair in the common area, in the form ``photostation measure`` uses.
 
     Parameters
@@ -404,9 +402,6 @@ def hair_entries(count: HairCount, selected: np.ndarray, status_counts: np.ndarr
         Status of a baseline hair not found again, or of a new follow-up hair.
     factor : float
         Measurement copy's pixels per file pixel.
-    mm_per_px : float
-        Scale of the measurement copy (unused: lengths and widths are in um already; kept
-        for callers that pass it).
 
     Returns
     -------
@@ -464,8 +459,6 @@ def pair_density_flags(baseline: HairCount, followup: HairCount, long_hair: bool
         poorly (phototrichogram protocols dye it). The limit of light hair belongs to the
         detector (``pipelines.trichoscopy.LIGHT_HAIR_LEVEL``).
     """
-    from pipelines.trichoscopy import LIGHT_HAIR_LEVEL
-
     def where(hit: tuple[bool, bool]) -> str:
         return "both photos" if all(hit) else ("baseline" if hit[0] else "follow-up")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from photostation.qa.registration import jacobian
 from pipelines.matching import HairMatching, match_hairs
 from pipelines.trichoscopy import HairCount, count_hairs
 
@@ -72,11 +73,7 @@ def magnification_of(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
     """Baseline pixels per follow-up pixel at the follow-up frame's centre (sqrt of the
     homography's Jacobian determinant)."""
     h, w = shape[:2]
-    x, y = (w - 1) / 2.0, (h - 1) / 2.0
-    eps = 0.5
-    p = map_points(np.array([[x, y], [x + eps, y], [x, y + eps]]), matrix)
-    jac = np.column_stack([(p[1] - p[0]) / eps, (p[2] - p[0]) / eps])
-    return float(np.sqrt(abs(np.linalg.det(jac))))
+    return float(np.sqrt(abs(np.linalg.det(jacobian(matrix, ((w - 1) / 2.0, (h - 1) / 2.0))))))
 
 
 def shaft_middles(count: HairCount) -> np.ndarray:

@@ -19,8 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from photostation.protocol import RegistrationRules
-from photostation.qa.pixels import resize_to
-from photostation.qa.registration import Registration, overlap_pct, register
+from photostation.qa.registration import Registration, feature_grey, overlap_pct, register
 from photostation.qa.skin_view import skin_view
 from pipelines.alignment import AlignmentCheck, check_alignment
 
@@ -52,15 +51,6 @@ class PairRegistration:
     the inliers and residual are the skin's."""
     alignment: AlignmentCheck | None = None
     """The independent tile check of the result (:mod:`pipelines.alignment`)."""
-
-
-def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    small, scale = resize_to(image.astype(np.float32), side)
-    if small.ndim == 3:
-        small = small.mean(axis=2)
-    lo, hi = np.percentile(small, (0.5, 99.5))
-    grey = np.clip((small - lo) / max(hi - lo, 1e-6) * 255.0, 0, 255).astype(np.uint8)
-    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey), scale
 
 
 def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: RegistrationRules, *, refine_side: int,
@@ -122,8 +112,8 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
 
 def _refine(followup: np.ndarray, baseline: np.ndarray, coarse: np.ndarray, side: int,
             rules: RegistrationRules, features: int, on_skin: bool) -> tuple[np.ndarray, int, float] | None:
-    grey_f, sf = _grey8(np.sqrt(np.clip(followup, 0, None)), side)
-    grey_b, sb = _grey8(np.sqrt(np.clip(baseline, 0, None)), side)
+    grey_f, sf = feature_grey(np.sqrt(np.clip(followup, 0, None)).astype(np.float32), side)
+    grey_b, sb = feature_grey(np.sqrt(np.clip(baseline, 0, None)).astype(np.float32), side)
     masks = [None, None]
     if on_skin:  # as the coarse step: features on skin only (photostation.qa.skin_view)
         views = [skin_view(grey_f), skin_view(grey_b)]
