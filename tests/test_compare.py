@@ -194,6 +194,10 @@ def test_close_ups_of_two_different_scalps_are_not_comparable(tmp_path, protocol
     data = compare_pair(b, f, protocol, mm_per_px=other.mm_per_px, now=NOW).to_json()
     assert data["comparable"] is False and data["change"]["outcome"] is None
     assert any(flag.startswith("registration") for flag in data["flags"])
+    # The reason says how much skin there was to register on, so that a long-hair pair of
+    # the same site is not simply called "a different scalp region".
+    reason = next(flag for flag in data["flags"] if flag.startswith("registration"))
+    assert "% of the frames are skin clear of hair" in reason
 
 
 def test_light_hair_density_is_reported_with_a_flag(tmp_path, protocol):

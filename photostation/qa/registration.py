@@ -151,15 +151,18 @@ def _register_at(moving: np.ndarray, fixed: np.ndarray, work_side: int, *, max_f
         return failed("too little detail to register (blank, blurred or out-of-focus frame)")
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(dm, df, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    # On a close-up the cause may be the hair, not the scalp: say how much skin there was.
+    skin = (f" ({100 * view_m.skin_share:.0f} % and {100 * view_f.skin_share:.0f} % of the frames are skin "
+            "clear of hair: if this is the same site, part or clip the hair)") if on_skin else ""
     if len(good) < min_inliers:
-        return failed(f"only {len(good)} matching features: a different scalp region, or the frame is blank",
+        return failed(f"only {len(good)} matching features{skin}: a different scalp region, or the frame is blank",
                       0, len(good))
     src = np.float32([km[m.queryIdx].pt for m in good]) / sm
     dst = np.float32([kf[m.trainIdx].pt for m in good]) / sf
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, ransac_px / sf, maxIters=5000, confidence=0.999)
     inliers = int(mask.sum()) if mask is not None else 0
     if matrix is None or inliers < min_inliers or inliers < min_inlier_share * len(good):
-        return failed(f"only {inliers} of {len(good)} matches agree on one geometry: a different scalp region",
+        return failed(f"only {inliers} of {len(good)} matches agree on one geometry: a different scalp region{skin}",
                       inliers, len(good))
     matrix = matrix / matrix[2, 2]
     h, w = moving.shape[:2]
