@@ -21,6 +21,14 @@ Figures per region and per hair colour:
 - ``sep. error``: the same with the *true* scalp mask given (hair/skin separation alone);
 - ``region IoU``: the tool's scalp region against the true scalp mask.
 
+**Pairs.** Each scene is also a baseline whose follow-up is the same head ~182 days later
+(:func:`photostation.synthetic.evolve_crown`, coverage change -4..+4 points), written as JPEGs
+with camera EXIF and compared by :func:`pipelines.compare.compare_pair` (registration, common
+area, tile-bootstrap interval), as ``photostation compare`` does. The follow-up is re-aimed
+by up to 2 deg and 2 %; its light changes by +-0.1 EV and +-5 mired (``natural``), or by
++-0.5 EV and +-40 mired (``light``, every other pair). Figures: |change error| and how often
+the 95 % interval contains the true change (over the renderer's masks on the common area).
+
 Run ``.venv/bin/python benchmarks/coverage.py [--quick] [--seed N] [--jobs N] [--out FILE]``.
 """
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -37,11 +46,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.compare import NOW, VISIT, crown_truth, normalised  # noqa: E402
+from benchmarks.sessions import camera_exif, capture_times  # noqa: E402
 from photostation.protocol import load_protocol  # noqa: E402
 from photostation.qa.pixels import to_linear  # noqa: E402
 from photostation.qa.region import scalp_region  # noqa: E402
-from photostation.synthetic import CrownHead, Lighting, Pose, render_crown  # noqa: E402
-from pipelines.compare import skin_rules_from  # noqa: E402
+from photostation.synthetic import CrownHead, Lighting, Pose, evolve_crown, render_crown, write_jpeg  # noqa: E402
+from pipelines.compare import compare_pair, skin_rules_from  # noqa: E402
 from pipelines.coverage import hair_coverage  # noqa: E402
 
 COLOURS = ("black", "dark_brown", "brown", "auburn", "blond", "grey", "white")
@@ -81,28 +92,72 @@ def build_cases(seed: int, per_colour: int) -> list[dict[str, Any]]:
         for ci, colour in enumerate(COLOURS):
             for i in range(per_colour):
                 rng = np.random.default_rng((seed, stream, ci, i))
-                cases.append({"id": f"{region}-{colour}-{i:02d}", "region": region,
+                cases.append({"id": f"{region}-{colour}-{i:02d}", "region": region, "index": i,
                               "scene": draw_scene(rng, colour, region == "test"), "seed": [seed, stream, ci, i]})
     return cases
 
 
-def render_case(case: dict[str, Any]):
-    s = case["scene"]
+def make_head(s: dict[str, Any]) -> CrownHead:
+    """The scene's head (``white``: grey hair with 95 % white strands)."""
     colour, grey_share = (("grey", 0.95) if s["hair_colour"] == "white" else (s["hair_colour"], None))
     extra = {} if grey_share is None else {"grey_share": grey_share}
-    head = CrownHead(thinning_severity=s["thinning_severity"], thinning_radius_mm=s["thinning_radius_mm"],
+    return CrownHead(thinning_severity=s["thinning_severity"], thinning_radius_mm=s["thinning_radius_mm"],
                      hair_colour=colour, skin_melanin=s["skin_melanin"], skin_redness=s["skin_redness"],
                      whorl_mm=tuple(s["whorl_mm"]), whorl_clockwise=s["whorl_clockwise"], seed=s["head_seed"],
                      **extra)
+
+
+def render(head: CrownHead, s: dict[str, Any], pose: Pose, lighting: Lighting, noise_seed: list[int]):
     fills = s["framing"] == "fills"
-    return render_crown(head, Pose(rotation_deg=s["rotation_deg"]),
-                        Lighting(exposure_ev=s["exposure_ev"], white_balance_shift_mired=s["white_balance_shift_mired"]),
-                        image_size=IMAGE_SIZE, field_width_mm=s["field_width_mm"] if fills else 260.0,
+    return render_crown(head, pose, lighting, image_size=IMAGE_SIZE,
+                        field_width_mm=s["field_width_mm"] if fills else 260.0,
                         centre_mm=tuple(s["whorl_mm"]) if fills else (0.0, 4.0),
-                        rng=np.random.default_rng(case["seed"] + [9]))
+                        rng=np.random.default_rng(noise_seed))
 
 
-def run_case(case: dict[str, Any]) -> dict[str, Any]:
+def baseline_light(s: dict[str, Any]) -> Lighting:
+    return Lighting(exposure_ev=s["exposure_ev"], white_balance_shift_mired=s["white_balance_shift_mired"])
+
+
+def render_case(case: dict[str, Any]):
+    s = case["scene"]
+    return render(make_head(s), s, Pose(rotation_deg=s["rotation_deg"]), baseline_light(s), case["seed"] + [9])
+
+
+def run_pair(case: dict[str, Any], work_dir: str) -> dict[str, Any]:
+    """The case's scene as a baseline, its follow-up 182 days later, through compare_pair."""
+    s = case["scene"]
+    rng = np.random.default_rng(case["seed"] + [5])
+    head = make_head(s)
+    change = float(rng.uniform(-4, 4))
+    follow_head = evolve_crown(head, rng, change, days=182)
+    light_change = "light" if case["index"] % 2 else "natural"
+    ev, mired = (0.5, 40.0) if light_change == "light" else (0.1, 5.0)
+    base_pose = Pose(rotation_deg=s["rotation_deg"])
+    follow_pose = Pose(rotation_deg=s["rotation_deg"] + float(rng.uniform(-2, 2)), scale=float(1 + rng.uniform(-0.02, 0.02)))
+    follow_light = Lighting(exposure_ev=s["exposure_ev"] + float(rng.uniform(-ev, ev)),
+                            white_balance_shift_mired=s["white_balance_shift_mired"] + float(rng.uniform(-mired, mired)))
+    rb = render(head, s, base_pose, baseline_light(s), case["seed"] + [9])
+    rf = render(follow_head, s, follow_pose, follow_light, case["seed"] + [10])
+    kind = type("CrownKind", (), {"family": "crown", "focal_length_35mm": 50})
+    t_base, t_follow = capture_times(rng)
+    folder = Path(work_dir) / case["id"]
+    b = write_jpeg(folder / "baseline" / "vertex.jpg", rb.image, camera_exif(kind, t_base, IMAGE_SIZE), quality=88)
+    f = write_jpeg(folder / VISIT / "vertex.jpg", rf.image, camera_exif(kind, t_follow, IMAGE_SIZE), quality=88)
+    c = compare_pair(b, f, load_protocol(), mm_per_px=rb.mm_per_px, view="global", now=NOW)
+    data = c.to_json()
+    out = {"light_change": light_change, "comparable": data["comparable"], "flags": data["flags"],
+           "measured_change": data["change"]["coverage_pct_points"],
+           "ci95": data["change"]["ci95_coverage_pct_points"]}
+    common = c.images.get("common")
+    if common is None or common.shape != rb.image.shape[:2]:
+        return out | {"truth_change": None}
+    f2b = normalised(rb.scalp_to_image @ np.linalg.inv(rf.scalp_to_image))
+    truth = crown_truth(rb, rf, common, f2b, (None, None))
+    return out | {"truth_change": truth["change_pts"]}
+
+
+def run_case(case: dict[str, Any], work_dir: str | None = None) -> dict[str, Any]:
     protocol = load_protocol()
     t0 = time.perf_counter()
     r = render_case(case)
@@ -121,7 +176,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             "on_true_region_pct": float(on_truth.coverage_pct),
             "region_iou": float((region & r.scalp_mask).sum()) / max(union, 1),
             "scalp_share_pct": 100.0 * float(r.scalp_mask.mean()),
-            "render_s": render_s, "measure_s": measure_s}
+            "render_s": render_s, "measure_s": measure_s,
+            "pair": run_pair(case, work_dir) if work_dir else None}
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -157,27 +213,65 @@ def print_table(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def pair_table(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Change error and interval coverage per region and light change."""
+    out: dict[str, Any] = {}
+    head = f"{'region':<12}{'light':<9}{'pairs':>6}{'compar.':>8}{'|err| med':>10}{'|err| p95':>10}{'CI holds':>9}"
+    print(head)
+    print("-" * len(head))
+    for region in ("calibration", "test"):
+        for light in ("natural", "light", "all"):
+            sel = [r["pair"] for r in results if r["region"] == region and r.get("pair")
+                   and (light == "all" or r["pair"]["light_change"] == light)]
+            done = [p for p in sel if p["comparable"] and p["measured_change"] is not None
+                    and p["truth_change"] is not None]
+            if not sel:
+                continue
+            err = [abs(p["measured_change"] - p["truth_change"]) for p in done]
+            held = [p["ci95"][0] <= p["truth_change"] <= p["ci95"][1] for p in done]
+            row = {"pairs": len(sel), "comparable": len(done),
+                   "median_abs_error": float(np.median(err)) if err else None,
+                   "p95_abs_error": float(np.percentile(err, 95)) if err else None,
+                   "ci_holds_pct": 100.0 * float(np.mean(held)) if held else None}
+            out[f"{region}/{light}"] = row
+            fmt = (lambda v: f"{v:10.2f}" if v is not None else f"{'n/a':>10}")
+            print(f"{region:<12}{light:<9}{row['pairs']:>6}{row['comparable']:>8}{fmt(row['median_abs_error'])}"
+                  f"{fmt(row['p95_abs_error'])}{fmt(row['ci_holds_pct'])[1:]}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="2 photos per colour and region (full: 8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--no-pairs", action="store_true", help="single photos only (no compare of pairs)")
     p.add_argument("--out", type=Path, help="write every photo's record and the summary as JSON")
     args = p.parse_args(argv)
     cases = build_cases(args.seed, 2 if args.quick else 8)
     print(f"coverage ({'quick' if args.quick else 'full'}, seed {args.seed}): {len(cases)} photos, "
           f"{args.jobs} process(es)", file=sys.stderr)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(run_case, cases))
+    with tempfile.TemporaryDirectory(prefix="photostation-coverage-") as work, \
+            ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(run_case, cases, [None if args.no_pairs else work] * len(cases)))
     print(f"rendered and measured in {time.perf_counter() - t0:.0f} s; measuring one 1600x1200 photo: median "
           f"{np.median([r['measure_s'] for r in results]):.2f} s\n")
     table = print_table(results)
+    pairs = {}
+    if not args.no_pairs:
+        print()
+        pairs = pair_table(results)
     test = table["test/all"]
-    print(f"\ntarget (test region): p95 |error| <= 2 points: {test['p95_abs_error']:.2f} "
+    print(f"\ntargets (test region): p95 |coverage error| <= 2 points: {test['p95_abs_error']:.2f} "
           f"{'pass' if test['p95_abs_error'] <= 2 else 'MISSED'}")
+    if pairs.get("test/all", {}).get("median_abs_error") is not None:
+        t = pairs["test/all"]
+        print(f"  median |change error| <= 0.5 point: {t['median_abs_error']:.2f} "
+              f"{'pass' if t['median_abs_error'] <= 0.5 else 'MISSED'}; 95 % interval holds the true change "
+              f">= 90 %: {t['ci_holds_pct']:.0f} % {'pass' if t['ci_holds_pct'] >= 90 else 'MISSED'}")
     if args.out:
-        args.out.write_text(json.dumps({"benchmark": "coverage", "seed": args.seed, "summary": table,
+        args.out.write_text(json.dumps({"benchmark": "coverage", "seed": args.seed, "summary": table, "pairs": pairs,
                                         "photos": results}, indent=1, default=float))
     return 0
 
