@@ -251,7 +251,8 @@ def _measure_pair(photo: Path | str, baseline: Path | str, protocol: Protocol, v
         (loaded, pixels), (base, base_pixels) = pool.map(read, (photo, baseline))
         reg_job = card_job = None
         if pixels is not None and base_pixels is not None:
-            reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa)
+            reg_job = pool.submit(register_shots, pixels, base_pixels, protocol.qa,
+                                  view_kind(view, protocol) != "global")
         if pixels is not None:
             card_job = pool.submit(_card_greys, loaded.preview, pixels, protocol, close_up)
         shot_job = pool.submit(analyse, loaded, protocol, view, pixels, None)

@@ -215,7 +215,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     pair = None
     if base_qa is not None and follow_qa is not None:
         pair = compare_shots(follow_qa, base_qa, follow_photo.intrinsics_at(follow_qa.pixels.detail_size),
-                             base_photo.intrinsics_at(base_qa.pixels.detail_size), protocol.qa)
+                             base_photo.intrinsics_at(base_qa.pixels.detail_size), protocol.qa,
+                             skin_only=kind != "global")
         checks += pair_image_checks(pair, protocol.qa)
     blocking = [c for c in checks if c.status == "fail" and c.name.startswith(rules.blocking_checks)]
     for c in blocking:
@@ -270,7 +271,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         coarse = replace(pair.registration, matrix=matrix / matrix[2, 2])
     reg = register_pair(luminance(follow_lin), luminance(base_lin), protocol.qa.registration,
                         refine_side=rules.refine_side_px, max_residual_px=rules.max_residual_px,
-                        refine_features=rules.refine_max_features, coarse=coarse)
+                        refine_features=rules.refine_max_features, coarse=coarse, skin_only=kind != "global")
     comparable = not blocking
     if not reg.trustworthy:
         comparable = False

@@ -55,7 +55,7 @@ class PairRegistration:
 
 def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: RegistrationRules, *, refine_side: int,
                   max_residual_px: float, refine_features: int = 6000,
-                  coarse: Registration | None = None) -> PairRegistration:
+                  coarse: Registration | None = None, skin_only: bool = True) -> PairRegistration:
     """Register a follow-up image onto its baseline.
 
     Parameters
@@ -73,6 +73,9 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
     coarse : Registration, optional
         The coarse step when already done on other copies of the same photos (the shot
         checks register the pair too), its matrix brought to these images' pixels.
+    skin_only : bool
+        Close-ups: features on skin only (:func:`photostation.qa.registration.register`);
+        ``False`` for global views.
 
     Returns
     -------
@@ -82,7 +85,7 @@ def register_pair(followup: np.ndarray, baseline: np.ndarray, rules: Registratio
                       work_side=rules.work_side_px, max_features=rules.max_features, ratio=rules.ratio,
                       ransac_px=rules.ransac_px, min_inliers=rules.min_inliers,
                       min_inlier_share=rules.min_inlier_share, min_overlap_pct=rules.min_overlap_pct,
-                      max_scale_change=rules.max_scale_change)
+                      max_scale_change=rules.max_scale_change, skin_only=skin_only)
     if not coarse.ok:
         return PairRegistration(None, coarse.inliers, None, coarse.overlap_pct, False, coarse.reason, coarse.on_skin)
     matrix, inliers, residual = coarse.matrix, coarse.inliers, coarse.residual_px

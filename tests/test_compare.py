@@ -232,6 +232,25 @@ def test_pair_density_flags_name_the_photo_and_the_reason():
     assert [x.split(" (")[0] for x in pair_density_flags(light, light, True, "unclipped")] == ["density: long hair"]
 
 
+def test_crown_filling_the_frame_registers_on_its_hair(tmp_path, protocol):
+    # Close to the head, strands are a few pixels wide and little skin shows between them:
+    # a global view registers on the hair pattern, not on skin as a close-up does.
+    head = CrownHead(thinning_severity=0.3, hair_colour="black", seed=7, skin_melanin=0.2)
+    follow_head = evolve_crown(head, np.random.default_rng(8), coverage_change_pts=-1.0)
+    kw = dict(image_size=(1600, 1200), field_width_mm=120.0, centre_mm=head.whorl_mm)
+    base = render_crown(head, Pose(), Lighting(), Optics(), rng=1, **kw)
+    follow = render_crown(follow_head, Pose(rotation_deg=1.5, scale=1.01), Lighting(), Optics(), rng=2, **kw)
+    assert base.scalp_mask.mean() > 0.95  # no backdrop in the frame
+    b = write_jpeg(tmp_path / "P1" / "baseline" / "vertex.jpg", base.image, CROWN_EXIF)
+    f = write_jpeg(tmp_path / "P1" / "month-6" / "vertex.jpg", follow.image,
+                   replace(CROWN_EXIF, captured_at=T0 + SIX_MONTHS))
+    data = compare_pair(b, f, protocol, now=NOW).to_json()
+    assert data["view"] == "global" and data["registration"]["on_skin"] is False
+    assert not any(flag.startswith(("registration", "pose.registration")) for flag in data["flags"])
+    truth = base.scalp_to_image @ np.linalg.inv(follow.scalp_to_image)
+    assert np.median(corner_error_px(data["registration"]["matrix"], truth, (1600, 1200))) < 1.0
+
+
 def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):
     b, _, _, _ = crown_pair
     other = render_crown(CrownHead(thinning_severity=0.3, hair_colour="blond", seed=99, whorl_mm=(30.0, 20.0)),

@@ -194,13 +194,16 @@ def _scaling(factor: float) -> np.ndarray:
     return np.diag([factor, factor, 1.0])
 
 
-def register_shots(follow: ShotPixels, base: ShotPixels, rules: QaRules) -> Registration:
+def register_shots(follow: ShotPixels, base: ShotPixels, rules: QaRules, skin_only: bool = True) -> Registration:
     """Register a follow-up's detail copy onto its baseline's (features + RANSAC).
 
     Parameters
     ----------
     follow, base : ShotPixels
     rules : QaRules
+    skin_only : bool
+        Close-ups register on skin (:func:`photostation.qa.registration.register`); ``False``
+        for global views.
 
     Returns
     -------
@@ -211,11 +214,11 @@ def register_shots(follow: ShotPixels, base: ShotPixels, rules: QaRules) -> Regi
     return register(np.sqrt(follow.detail_luminance), np.sqrt(base.detail_luminance), work_side=g.work_side_px,
                     max_features=g.max_features, ratio=g.ratio, ransac_px=g.ransac_px, min_inliers=g.min_inliers,
                     min_inlier_share=g.min_inlier_share, min_overlap_pct=g.min_overlap_pct,
-                    max_scale_change=g.max_scale_change)
+                    max_scale_change=g.max_scale_change, skin_only=skin_only)
 
 
 def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics, base_k: Intrinsics,
-                  rules: QaRules, registration: Registration | None = None) -> PairAnalysis:
+                  rules: QaRules, registration: Registration | None = None, skin_only: bool = True) -> PairAnalysis:
     """Register a follow-up to its baseline and compare exposure, colour, light, focus and pose.
 
     Parameters
@@ -227,8 +230,10 @@ def compare_shots(follow: ShotAnalysis, base: ShotAnalysis, follow_k: Intrinsics
     registration : Registration, optional
         :func:`register_shots` of the two shots, when already computed (``check`` runs it
         beside the card search).
+    skin_only : bool
+        Passed to :func:`register_shots` (``False`` for global views).
     """
-    reg = registration or register_shots(follow.pixels, base.pixels, rules)
+    reg = registration or register_shots(follow.pixels, base.pixels, rules, skin_only)
     ratio = focus_ratio(follow.focus, base.focus)
     by_card = _card_comparison(follow.card, base.card)
     if not reg.ok:

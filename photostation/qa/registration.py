@@ -82,7 +82,7 @@ def overlap_pct(matrix: np.ndarray, moving_size: tuple[int, int], fixed_size: tu
 
 def register(moving: np.ndarray, fixed: np.ndarray, *, work_side: int, max_features: int, ratio: float,
              ransac_px: float, min_inliers: int, min_inlier_share: float, min_overlap_pct: float,
-             max_scale_change: float) -> Registration:
+             max_scale_change: float, skin_only: bool = True) -> Registration:
     """Register ``moving`` (follow-up) onto ``fixed`` (baseline).
 
     Parameters
@@ -102,6 +102,10 @@ def register(moving: np.ndarray, fixed: np.ndarray, *, work_side: int, max_featu
     max_scale_change : float
         A homography magnifying by more than this factor (or less than its inverse) at the
         image centre is implausible for a repeat shot and is rejected.
+    skin_only : bool
+        Where hair lines are wide enough to be masked (close-ups), take features on skin only.
+        ``False`` for global views: a crown that fills the frame shows strands a few pixels
+        wide but little skin between them, and there the head's hair pattern is what registers.
 
     Returns
     -------
@@ -110,7 +114,8 @@ def register(moving: np.ndarray, fixed: np.ndarray, *, work_side: int, max_featu
     if min(moving.shape[:2]) < 48 or min(fixed.shape[:2]) < 48:
         return Registration(None, 0, 0, None, 0.0, "image too small to register (under 48 px)")
     args = dict(max_features=max_features, ratio=ratio, ransac_px=ransac_px, min_inliers=min_inliers,
-                min_inlier_share=min_inlier_share, min_overlap_pct=min_overlap_pct, max_scale_change=max_scale_change)
+                min_inlier_share=min_inlier_share, min_overlap_pct=min_overlap_pct, max_scale_change=max_scale_change,
+                skin_only=skin_only)
     result = _register_at(moving, fixed, work_side, **args)
     # Skin between long hairs can be scarce, and on a small copy a close-up's hair may be too
     # thin to be told from skin: a larger copy shows both better. Only pairs that fail pay
@@ -125,7 +130,7 @@ def register(moving: np.ndarray, fixed: np.ndarray, *, work_side: int, max_featu
 
 def _register_at(moving: np.ndarray, fixed: np.ndarray, work_side: int, *, max_features: int, ratio: float,
                  ransac_px: float, min_inliers: int, min_inlier_share: float, min_overlap_pct: float,
-                 max_scale_change: float) -> Registration:
+                 max_scale_change: float, skin_only: bool = True) -> Registration:
     """:func:`register` on copies with the longest side ``work_side``."""
     on_skin = False
 
@@ -136,7 +141,7 @@ def _register_at(moving: np.ndarray, fixed: np.ndarray, work_side: int, *, max_f
     grey_f, sf = feature_grey(fixed.astype(np.float32), work_side)
     # One detector per image, run side by side (OpenCV releases the GIL).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        view_m, view_f = pool.map(skin_view, (grey_m, grey_f))
+        view_m, view_f = pool.map(skin_view, (grey_m, grey_f)) if skin_only else (None, None)
         on_skin = view_m is not None and view_f is not None
         if on_skin:
             (km, dm), (kf, df) = pool.map(lambda v: skin_features(v, SKIN_FEATURE_FACTOR * max_features),
