@@ -45,7 +45,7 @@ from photostation.shot import analyse, load_photo, pair_checks, view_kind
 from photostation.stations import select_profile
 from pipelines.change import ChangeEstimate, bootstrap_rate_change, bootstrap_share_change, outcome, tile_areas, \
     tile_index
-from pipelines.coverage import SkinRules, hair_coverage
+from pipelines.coverage import NO_STRANDS, SkinRules, hair_coverage
 from pipelines.hair_pair import COUNT_RELATIVE_ERROR, match_pair_hairs
 from pipelines.matching import HairMatching
 from pipelines.registration import PairRegistration, register_pair
@@ -310,10 +310,17 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         common = inside & region_b & region_f_in_b
         cov_b = hair_coverage(base_lin, common, skin_rules)
         cov_f = hair_coverage(warped, common, skin_rules)
+        for side, cov in (("baseline", cov_b), ("follow-up", cov_f)):
+            if not cov.hair_evidence:
+                flags.append(f"coverage: {side}: {NO_STRANDS}")
+                comparable = False
         area_px = int(common.sum())
         area_cm2 = area_px * work_scale ** 2 / 100.0 if work_scale else None
-        base_side = SideMeasurement(None, None, cov_b.coverage_pct, None, None, area_px, area_cm2)
-        follow_side = SideMeasurement(None, None, cov_f.coverage_pct, None, None, area_px, area_cm2)
+        # No figure where the region shows no hair at all (it would read as fully covered).
+        base_side = SideMeasurement(None, None, cov_b.coverage_pct if cov_b.hair_evidence else None, None, None,
+                                    area_px, area_cm2)
+        follow_side = SideMeasurement(None, None, cov_f.coverage_pct if cov_f.hair_evidence else None, None, None,
+                                      area_px, area_cm2)
         areas = tile_areas(common, tiles)
         hair_b = tile_areas(common & ~cov_b.skin_mask, tiles)
         hair_f = tile_areas(common & ~cov_f.skin_mask, tiles)

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.coverage import SkinRules, hair_coverage
+from pipelines.coverage import MIN_STRAND_SHARE, SkinRules, hair_coverage, strand_share
 from photostation.qa.pixels import to_linear
 from photostation.synthetic import CrownHead, Lighting, Optics, Pose, render_crown
 
@@ -79,3 +79,19 @@ def test_brown_hair_keeps_the_fixed_rule(protocol):
     rules = skin_rules(protocol)
     assert hair_coverage(linear, region, rules).coverage_pct == \
         hair_coverage(linear, region, replace(rules, boundary_position=0.0)).coverage_pct
+
+
+def test_crowns_show_strands_and_blurred_or_plain_surfaces_do_not(blond_crown):
+    linear, region, _ = blond_crown
+    assert strand_share(linear, region) > 10 * MIN_STRAND_SHARE
+    assert hair_coverage(linear, region, SkinRules()).hair_evidence
+    # The same crown so far out of focus that no strand is left (blur of 15 px sigma at
+    # 1600 px): no coverage is claimed. (Milder blur leaves the strands of the thinning
+    # zone's edge; the focus checks catch it.)
+    blurred = cv2.GaussianBlur(linear, (0, 0), 15.0)
+    cov = hair_coverage(blurred, region, SkinRules())
+    assert strand_share(blurred, region) < MIN_STRAND_SHARE and not cov.hair_evidence
+    # A bald area (skin, no strands) is an answer, not a flag: low coverage needs no strands.
+    skin = np.ones((200, 200, 3), np.float32) * np.array([0.45, 0.28, 0.22], np.float32)
+    bald = hair_coverage(skin, np.ones((200, 200), bool), SkinRules())
+    assert bald.coverage_pct < 5.0 and bald.hair_evidence

@@ -168,6 +168,26 @@ def test_global_view_reports_coverage(capsys):
     assert data["coverage_pct"] == pytest.approx(truth["coverage_pct"], abs=10)
 
 
+@pytest.mark.parametrize("kind", ["wall", "shirt", "gradient"])
+def test_a_global_view_without_hair_is_not_measurable(capsys, tmp_path, kind):
+    # The skin-colour rule calls everything that is not skin hair: a wall or a shirt would read
+    # as 100 % coverage. No strands, no coverage.
+    rng = np.random.default_rng(5)
+    if kind == "wall":
+        image = np.clip(rng.normal(180, 3, (600, 800, 3)), 0, 255).astype(np.uint8)
+    elif kind == "shirt":
+        image = np.clip(np.array([60, 90, 160]) + rng.normal(0, 20, (600, 800, 3)), 0, 255).astype(np.uint8)
+        image = cv2.GaussianBlur(image, (0, 0), 6.0)  # cloth: soft folds, no fine lines
+    else:
+        image = np.tile(np.linspace(60, 220, 800)[None, :, None], (600, 1, 3)).astype(np.uint8)
+    path = _frame(tmp_path, "vertex.png", image)
+    code, out, err = run(capsys, "measure", path, "--json")
+    data = json.loads(out)
+    assert code == 1, (kind, data)
+    assert data["measurable"] is False and "no hair strands" in data["reason"]
+    assert data["coverage_pct"] is None
+
+
 def test_text_output_names_the_figures(capsys, close_up):
     path, render = close_up
     code, out, _ = run(capsys, "measure", path, "--mm-per-px", render.mm_per_px)
