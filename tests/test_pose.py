@@ -97,7 +97,7 @@ def test_check_reports_an_impossible_registration_instead_of_failing(tmp_path, m
     follow = write_jpeg(tmp_path / "P1" / "month-6" / "tricho-vertex.jpg", render(patch, seed=1),
                         replace(EXIF, captured_at=BASE_TIME + dt.timedelta(days=182)))
 
-    def through_the_horizon(follow_pixels, base_pixels, rules):
+    def through_the_horizon(follow_pixels, base_pixels, rules, skin_only=True):
         matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -0.004, 1.0]])
         return Registration(matrix, inliers=120, matches=150, residual_px=0.4, overlap_pct=90.0)
 
