@@ -159,7 +159,7 @@ elif page == "Compare":
             st.stop()
         data = result.to_json()
         if data["comparable"]:
-            st.success(f"comparable; outcome: {data['change']['outcome'] or 'none without a scale'}")
+            st.success(f"comparable; outcome: {data['change']['outcome'] or 'none (see the flags)'}")
             for flag in data["flags"]:  # warnings, e.g. a density that is unreliable on light hair
                 st.warning(flag)
         else:

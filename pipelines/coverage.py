@@ -64,6 +64,15 @@ class SkinRules:
     covariance): closer, the rule's seeds are not trusted (fixed rule only)."""
 
 
+BOUNDARY_SPREAD = 0.05
+"""How far the skin/hair boundary that fits a photo best lies from the calibrated one: on the
+calibration region of ``benchmarks/coverage.py`` (seed 1, 14 crowns classified by the
+discriminant, JPEG q88) the best boundary's 10th-90th percentiles were 0.175-0.275 around
+0.25. A coverage change is also measured with the boundary moved by this much both ways, and
+its interval widened by the larger difference (:func:`pipelines.compare.boundary_sensitivity_pts`)."""
+UNSURE_SEPARATION = ("hair and skin colours are too close for the per-photo model (hair of the skin's hue, "
+                     "e.g. brown or auburn): the fixed skin rule was used and the coverage may be off by many points")
+
 STRAND_COHERENCE = 0.5
 """A pixel lies on a strand-like structure when the structure tensor's coherence (Bigun &
 Granlund 1987; window sigma 2 px) of the high-passed image is above this: sensor noise gives a
@@ -87,6 +96,10 @@ class Coverage:
     """Bool: visible scalp."""
     strand_share: float = float("nan")
     """Share of the area on strand-like texture (:func:`strand_share`)."""
+    position: np.ndarray | None = None
+    """The per-photo discriminant's position map (:class:`SkinClassification`)."""
+    fixed_rule: str | None = None
+    """Why the fixed rule was used, if it was (:class:`SkinClassification`)."""
 
     @property
     def hair_evidence(self) -> bool:
@@ -162,8 +175,21 @@ def skin_position(linear: np.ndarray, skin_seed: np.ndarray, hair_seed: np.ndarr
     return score
 
 
-def visible_scalp(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> np.ndarray:
-    """Bool mask of visible scalp (skin) pixels in a linear-RGB image.
+@dataclass(frozen=True)
+class SkinClassification:
+    skin: np.ndarray
+    """Bool: visible scalp."""
+    position: np.ndarray | None
+    """The discriminant's position of every pixel (``-inf`` where too dark to be skin);
+    ``None`` when the fixed rule was used."""
+    fixed_rule: str | None
+    """Why the fixed rule was used: ``"seeds"`` (too few of a class: nearly bald or fully
+    covered, a sound answer), ``"separation"`` (the rule's classes are not apart: hair of the
+    skin's hue, the answer is unsure), or ``None``."""
+
+
+def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> SkinClassification:
+    """Visible scalp (skin) pixels of a linear-RGB image, and how they were found.
 
     ``region`` (bool) is where the per-image discriminant takes its seeds (the whole image
     when None).
@@ -171,19 +197,30 @@ def visible_scalp(linear: np.ndarray, rules: SkinRules, region: np.ndarray | Non
     lab = _lab(linear)
     skin = rule_skin(linear, rules, lab)
     if rules.boundary_position <= 0:
-        return _open(skin)
+        return SkinClassification(_open(skin), None, None)
     area = np.ones(skin.shape, bool) if region is None else region
     kernel = np.ones((2 * rules.seed_erosion_px + 1,) * 2, np.uint8)
     skin_seed = cv2.erode(skin.astype(np.uint8), kernel).astype(bool) & area
     hair_seed = cv2.erode((~skin).astype(np.uint8), kernel).astype(bool) & area
     least = max(rules.min_seed_share * int(area.sum()), 10)
     if skin_seed.sum() < least or hair_seed.sum() < least:
-        return _open(skin)
+        return SkinClassification(_open(skin), None, "seeds")
     position = skin_position(linear, skin_seed, hair_seed, rules.min_separation)
     if position is None:
-        return _open(skin)
+        return SkinClassification(_open(skin), None, "separation")
     # Dark pixels are hair or shadow, never visible scalp.
-    return _open((position > rules.boundary_position) & (lab[..., 0] > rules.min_lightness))
+    position = np.where(lab[..., 0] > rules.min_lightness, position, -np.inf).astype(np.float32)
+    return SkinClassification(_open(position > rules.boundary_position), position, None)
+
+
+def visible_scalp(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> np.ndarray:
+    """Bool mask of visible scalp (skin) pixels in a linear-RGB image (:func:`classify_skin`)."""
+    return classify_skin(linear, rules, region).skin
+
+
+def skin_at(position: np.ndarray, boundary: float) -> np.ndarray:
+    """Visible scalp with the discriminant's boundary at ``boundary`` (cleaned as always)."""
+    return _open(position > boundary)
 
 
 def hair_coverage(linear: np.ndarray, region: np.ndarray, rules: SkinRules = SkinRules()) -> Coverage:
@@ -201,7 +238,8 @@ def hair_coverage(linear: np.ndarray, region: np.ndarray, rules: SkinRules = Ski
     -------
     Coverage
     """
-    skin = visible_scalp(linear, rules, region) & region
+    found = classify_skin(linear, rules, region)
+    skin = found.skin & region
     area = int(region.sum())
     share = 100.0 * (1.0 - skin.sum() / area) if area else float("nan")
-    return Coverage(round(share, 3), skin, round(strand_share(linear, region), 4))
+    return Coverage(round(share, 3), skin, round(strand_share(linear, region), 4), found.position, found.fixed_rule)

@@ -77,8 +77,32 @@ def test_brown_hair_keeps_the_fixed_rule(protocol):
     well apart, and the discriminant is not used (it would learn the wrong classes)."""
     linear, region, _ = crown_photo("brown", 13)
     rules = skin_rules(protocol)
-    assert hair_coverage(linear, region, rules).coverage_pct == \
-        hair_coverage(linear, region, replace(rules, boundary_position=0.0)).coverage_pct
+    cov = hair_coverage(linear, region, rules)
+    assert cov.coverage_pct == hair_coverage(linear, region, replace(rules, boundary_position=0.0)).coverage_pct
+    # ... and says so: the figure is unsure (compare flags it and gives no outcome).
+    assert cov.fixed_rule == "separation" and cov.position is None
+
+
+def test_boundary_sensitivity_of_a_change(blond_crown, protocol):
+    from pipelines.compare import boundary_sensitivity_pts
+
+    linear, region, _ = blond_crown
+    rules = skin_rules(protocol)
+    base = hair_coverage(linear, region, rules)
+    assert base.position is not None and base.fixed_rule is None
+    # The same photo: no change at any boundary.
+    assert boundary_sensitivity_pts(base, base, region, rules.boundary_position) == 0.0
+    # Hair lost over a block (painted with the skin's colour): the change depends on where the
+    # boundary lies, by a fraction of the change.
+    follow_lin = linear.copy()
+    skin_colour = np.median(linear[base.skin_mask], axis=0)
+    follow_lin[500:800, 600:1000] = skin_colour
+    follow = hair_coverage(follow_lin, region, rules)
+    change = follow.coverage_pct - base.coverage_pct
+    sensitivity = boundary_sensitivity_pts(base, follow, region, rules.boundary_position)
+    assert change < -1.0 and 0.0 < sensitivity < abs(change)
+    # No boundary to move when the fixed rule classified a photo.
+    assert boundary_sensitivity_pts(base, replace(follow, position=None), region, rules.boundary_position) == 0.0
 
 
 def test_crowns_show_strands_and_blurred_or_plain_surfaces_do_not(blond_crown):
