@@ -309,17 +309,61 @@ def real_invariance() -> dict[str, Any]:
     return rows
 
 
+MASK_SET = "hair-follicle-detection"
+"""Grey 128x128 trichoscopy tiles with hand-made hair masks (``Jenny-Zhan/hair-follicle-detection``,
+``dataset.zip`` unpacked into this folder: ``dataset/{80image,20image}`` and ``*_target``). Not
+shipped (no licence)."""
+
+
+def real_mask_iou() -> dict[str, Any]:
+    """IoU of the close-up hair mask (:func:`pipelines.trichoscopy.hair_cover_mask`, the mask
+    of long-hair coverage) with the hand-made masks. The tiles have no scale: each tile's hair
+    width is taken from the tile itself (:func:`photostation.qa.skin_view.hair_line_width_px`)
+    as a terminal shaft's, nothing from the labels."""
+    from benchmarks.realsets import require_set
+    from photostation.qa.skin_view import hair_line_width_px
+    from pipelines.trichoscopy import TERMINAL_WIDTH_UM, hair_cover_mask
+
+    folder = require_set(MASK_SET) / "dataset"
+    inter = union = 0
+    ious = []
+    for image_path in sorted(folder.glob("*image/*.jpg")):
+        target = image_path.parent.with_name(image_path.parent.name + "_target") / f"{image_path.stem}_t.jpg"
+        if not target.exists():
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(image_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        truth = cv2.imread(str(target), cv2.IMREAD_GRAYSCALE) < 128  # hair is dark in the masks
+        width = hair_line_width_px(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)) or 6.0
+        hair = hair_cover_mask(rgb, TERMINAL_WIDTH_UM / 1000.0 / width)
+        i, u = int((hair & truth).sum()), int((hair | truth).sum())
+        inter, union = inter + i, union + u
+        ious.append(i / max(u, 1))
+    out = {"tiles": len(ious), "pooled_iou": inter / max(union, 1),
+           "median_iou": float(np.median(ious)) if ious else None,
+           "p10_iou": float(np.percentile(ious, 10)) if ious else None}
+    print(f"hair mask of close-ups against hand-made masks: {out['tiles']} tiles, IoU pooled {out['pooled_iou']:.3f}, "
+          f"median {out['median_iou']:.3f}, 10th percentile {out['p10_iou']:.3f}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="2 photos per colour and region (full: 8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--no-pairs", action="store_true", help="single photos only (no compare of pairs)")
+    p.add_argument("--real-masks", action="store_true",
+                   help=f"only the close-up hair mask's IoU with hand-made masks ($PHOTOSTATION_REALSETS/{MASK_SET})")
     p.add_argument("--real", action="store_true",
                    help=f"only the invariance on real crown photos ($PHOTOSTATION_REALSETS/{REAL_SET})")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "coverage.json",
                    help="JSON of every photo's record and the summary (default benchmarks/results/coverage.json)")
     args = p.parse_args(argv)
+    if args.real_masks:
+        result = real_mask_iou()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_name("coverage_real_masks.json").write_text(json.dumps(result, indent=1))
+        return 0
     if args.real:
         rows = real_invariance()
         args.out.parent.mkdir(parents=True, exist_ok=True)
