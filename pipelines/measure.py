@@ -243,7 +243,7 @@ def _measure_global(rgb: np.ndarray, protocol: Protocol, scale: float | None, so
     from photostation.calibrate import correct_linear
     from photostation.qa.pixels import to_linear
     from photostation.qa.region import scalp_region
-    from pipelines.coverage import NO_STRANDS, hair_coverage
+    from pipelines.coverage import NO_STRANDS, UNSURE_SEPARATION, hair_coverage
 
     linear = to_linear(rgb)
     if report is not None and report.source != "none":
@@ -261,6 +261,8 @@ def _measure_global(rgb: np.ndarray, protocol: Protocol, scale: float | None, so
         return PhotoMeasurement("global", None, False, NO_STRANDS, scale, source, area_px, area_cm2, None, None, (),
                                 None, (NO_STRANDS,), size)
     flags = [] if scale else ["no scale (no card, no station profile, no --mm-per-px): the area is in pixels only"]
+    if coverage.fixed_rule == "separation":
+        flags.append(f"coverage: {UNSURE_SEPARATION}")
     return PhotoMeasurement("global", None, True, None, scale, source, area_px, area_cm2, None, coverage.coverage_pct,
                             (), None, tuple(flags), size, coverage.skin_mask)
 

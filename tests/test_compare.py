@@ -251,7 +251,7 @@ def test_crown_filling_the_frame_registers_on_its_hair(tmp_path, protocol):
     assert np.median(corner_error_px(data["registration"]["matrix"], truth, (1600, 1200))) < 1.0
 
 
-def test_brown_crown_coverage_change_is_flagged_unsure_and_gets_no_outcome(tmp_path, protocol):
+def test_brown_crown_coverage_change_is_flagged_unsure_and_gets_no_outcome(tmp_path, protocol, capsys):
     # Brown hair has the skin's hue: the per-photo model cannot be used and the skin rule alone
     # read such crowns up to 35 points too bald (benchmarks/coverage.py). No verdict on it.
     head = CrownHead(thinning_severity=0.8, thinning_radius_mm=60.0, hair_colour="brown", seed=13)
@@ -266,6 +266,11 @@ def test_brown_crown_coverage_change_is_flagged_unsure_and_gets_no_outcome(tmp_p
     assert any(flag.startswith("coverage: ") and "too close" in flag for flag in data["flags"])
     assert data["change"]["outcome"] is None
     assert data["change"]["coverage_pct_points"] is not None  # the figure is shown, with its flag
+    # measure says the same of each photo.
+    capsys.readouterr()
+    assert main(["measure", str(b), "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert measured["coverage_pct"] is not None and any("too close" in flag for flag in measured["flags"])
 
 
 def test_not_comparable_pairs_say_why(tmp_path, crown_pair, protocol):
