@@ -35,10 +35,7 @@ Run ``.venv/bin/python benchmarks/coverage.py [--quick] [--seed N] [--jobs N] [-
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.compare import NOW, VISIT, crown_truth, normalised  # noqa: E402
+from benchmarks.records import ROOT, benchmark_parser, photo_folder, write_results  # noqa: E402
 from benchmarks.sessions import camera_exif, capture_times  # noqa: E402
 from photostation.protocol import load_protocol  # noqa: E402
 from photostation.qa.pixels import to_linear  # noqa: E402
@@ -259,12 +257,7 @@ REAL_SET = "Intelligent_hair_analysis_system"
 def real_variants(linear: np.ndarray) -> dict[str, np.ndarray]:
     """The same photo re-exposed +-0.5 EV, white-balanced +-1500 K around 5500 K (4000 K:
     +68 mired, 7000 K: -39 mired), rotated by 90 and by 10 degrees, saved again at JPEG 75."""
-    from photostation.qa.pixels import to_linear as _to_linear
-    from photostation.synthetic.camera import white_balance_gains
-
-    def encoded(lin: np.ndarray) -> np.ndarray:
-        return np.clip(np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(np.clip(lin, 0, 1), 1 / 2.4) - 0.055)
-                       * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    from photostation.synthetic.camera import srgb_encode, white_balance_gains
 
     h, w = linear.shape[:2]
     turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 10.0, 1.0)
@@ -273,12 +266,11 @@ def real_variants(linear: np.ndarray) -> dict[str, np.ndarray]:
             "7000 K": np.clip(linear * white_balance_gains(-39.0), 0, 1),
             "rotated 90": np.ascontiguousarray(np.rot90(linear)),
             "rotated 10": cv2.warpAffine(linear, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT),
-            "JPEG 75": _to_linear(as_saved(encoded(linear), 75))}
+            "JPEG 75": to_linear(as_saved(srgb_encode(linear), 75))}
 
 
-def global_coverage(linear: np.ndarray) -> float | None:
-    """Coverage of a global view as ``photostation measure`` gives it (region, then model)."""
-    protocol = load_protocol()
+def global_coverage(linear: np.ndarray, protocol) -> float | None:
+    """Coverage of a global view as ``photostation measure`` gives it (region, then the skin rule)."""
     region = scalp_region(linear, whole_frame=False, backdrop_texture_max=protocol.qa.region.backdrop_texture_max,
                           min_share_pct=protocol.qa.region.min_share_pct).mask
     return hair_coverage(linear, region, skin_rules_from(protocol.compare)).coverage_pct if region.any() else None
@@ -289,13 +281,14 @@ def real_invariance() -> dict[str, Any]:
     from benchmarks.realsets import require_set
 
     folder = require_set(REAL_SET) / "input_images"
+    protocol = load_protocol()
     rows: dict[str, Any] = {}
     print(f"{'photo':<22}{'coverage':>9}  " + "  ".join(f"{k:>10}" for k in real_variants(np.zeros((8, 8, 3))).keys()))
     for i, path in enumerate(sorted(folder.glob("*.png"))):
         rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         linear = to_linear(rgb)
-        base = global_coverage(linear)
-        deltas = {name: (None if base is None or (v := global_coverage(img)) is None else v - base)
+        base = global_coverage(linear, protocol)
+        deltas = {name: (None if base is None or (v := global_coverage(img, protocol)) is None else v - base)
                   for name, img in real_variants(linear).items()}
         label = f"real photo {i + 1} ({rgb.shape[1]}x{rgb.shape[0]})"  # no file names in the output
         rows[label] = {"coverage_pct": base, "change_pts": deltas}
@@ -347,35 +340,27 @@ def real_mask_iou() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="2 photos per colour and region (full: 8)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2)
+    p = benchmark_parser(__doc__.split("\n")[0], ROOT / "benchmarks" / "results" / "coverage.json",
+                         quick="2 photos per colour and region (full: 8)",
+                         jobs="processes that render and measure photos (default: up to 2)", keep=False)
     p.add_argument("--no-pairs", action="store_true", help="single photos only (no compare of pairs)")
     p.add_argument("--real-masks", action="store_true",
                    help=f"only the close-up hair mask's IoU with hand-made masks ($PHOTOSTATION_REALSETS/{MASK_SET})")
     p.add_argument("--real", action="store_true",
                    help=f"only the invariance on real crown photos ($PHOTOSTATION_REALSETS/{REAL_SET})")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "coverage.json",
-                   help="JSON of every photo's record and the summary (default benchmarks/results/coverage.json)")
     args = p.parse_args(argv)
     if args.real_masks:
-        result = real_mask_iou()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_name("coverage_real_masks.json").write_text(json.dumps(result, indent=1))
+        write_results(args.out.with_name("coverage_real_masks.json"), real_mask_iou())
         return 0
     if args.real:
-        rows = real_invariance()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_name("coverage_real.json").write_text(json.dumps(rows, indent=1))
+        write_results(args.out.with_name("coverage_real.json"), real_invariance())
         return 0
     cases = build_cases(args.seed, 2 if args.quick else 8)
     print(f"coverage ({'quick' if args.quick else 'full'}, seed {args.seed}): {len(cases)} photos, "
           f"{args.jobs} process(es)", file=sys.stderr)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="photostation-coverage-") as work, \
-            ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(run_case, cases, [None if args.no_pairs else work] * len(cases)))
+    with photo_folder("coverage", keep=False) as work, ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(run_case, cases, [None if args.no_pairs else str(work)] * len(cases)))
     print(f"rendered and measured in {time.perf_counter() - t0:.0f} s; measuring one 1600x1200 photo: median "
           f"{np.median([r['measure_s'] for r in results]):.2f} s\n")
     table = print_table(results)
@@ -391,10 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  median |change error| <= 0.5 point: {t['median_abs_error']:.2f} "
               f"{'pass' if t['median_abs_error'] <= 0.5 else 'MISSED'}; 95 % interval holds the true change "
               f">= 90 %: {t['ci_holds_pct']:.0f} % {'pass' if t['ci_holds_pct'] >= 90 else 'MISSED'}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"benchmark": "coverage", "seed": args.seed, "summary": table, "pairs": pairs,
-                                        "photos": results}, indent=1, default=float))
+    write_results(args.out, {"benchmark": "coverage", "seed": args.seed, "summary": table, "pairs": pairs,
+                             "photos": results})
     return 0
 
 
