@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from photostation.qa.pixels import resize_to
+from photostation.qa.registration import feature_grey
 from photostation.qa.skin_view import skin_view
 
 TILE_PX = 64
@@ -43,12 +43,6 @@ class AlignmentCheck:
     p75_shift_px: float | None
 
 
-def _grey8(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    small, scale = resize_to(np.sqrt(np.clip(image, 0, None)).astype(np.float32), side)
-    lo, hi = np.percentile(small, (0.5, 99.5))
-    return np.clip((small - lo) / max(hi - lo, 1e-6) * 255.0, 0, 255).astype(np.uint8), scale
-
-
 def check_alignment(followup: np.ndarray, baseline: np.ndarray, matrix: np.ndarray, *, side: int,
                     on_skin: bool) -> AlignmentCheck:
     """Measure the registration again, tile by tile.
@@ -69,8 +63,10 @@ def check_alignment(followup: np.ndarray, baseline: np.ndarray, matrix: np.ndarr
     AlignmentCheck
         Shifts in baseline input pixels; ``None`` figures when no tile has a clear peak.
     """
-    grey_f, sf = _grey8(followup, side)
-    grey_b, sb = _grey8(baseline, side)
+    # Grey levels are compared tile by tile: stretched, not equalised (CLAHE would differ
+    # between the photos wherever the hair did).
+    grey_f, sf = feature_grey(np.sqrt(np.clip(followup, 0, None)).astype(np.float32), side, equalise=False)
+    grey_b, sb = feature_grey(np.sqrt(np.clip(baseline, 0, None)).astype(np.float32), side, equalise=False)
     skin_f = skin_b = None
     if on_skin:
         views = skin_view(grey_f), skin_view(grey_b)

@@ -56,14 +56,17 @@ class Registration:
         return self.matrix is not None
 
 
-def feature_grey(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+def feature_grey(image: np.ndarray, side: int, equalise: bool = True) -> tuple[np.ndarray, float]:
     """The uint8 copy features are taken on: longest side ``side``, stretched between the
-    0.5 and 99.5 percentiles, contrast-equalised (CLAHE); and its pixels per input pixel."""
+    0.5 and 99.5 percentiles, contrast-equalised (CLAHE; not with ``equalise=False``, for
+    comparing grey levels); and its pixels per input pixel."""
     small, scale = resize_to(image, side)
     if small.ndim == 3:
         small = small.mean(axis=2)
     lo, hi = np.percentile(small, (0.5, 99.5))
     grey = np.clip((small - lo) / max(hi - lo, 1e-6) * 255.0, 0, 255).astype(np.uint8)
+    if not equalise:
+        return grey, scale
     return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey), scale
 
 
