@@ -213,11 +213,6 @@ def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | Non
     return SkinClassification(_open(position > rules.boundary_position), position, None)
 
 
-def visible_scalp(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> np.ndarray:
-    """Bool mask of visible scalp (skin) pixels in a linear-RGB image (:func:`classify_skin`)."""
-    return classify_skin(linear, rules, region).skin
-
-
 def skin_at(position: np.ndarray, boundary: float) -> np.ndarray:
     """Visible scalp with the discriminant's boundary at ``boundary`` (cleaned as always)."""
     return _open(position > boundary)
