@@ -3,7 +3,9 @@
 Trichoscopy close-ups are scalp edge to edge. Global views (crown, frontal, ...) show the
 head against a plain studio backdrop: the backdrop is smooth and uniform, the head is
 textured (hair) and differs in colour, so the head is what differs from the frame border in
-local texture or colour.
+local texture or colour. A border that is smooth but not mostly one colour (a crown filling
+the frame: dark hair, a shirt and a wall along the edges) is no backdrop: the whole frame is
+taken.
 """
 from __future__ import annotations
 
@@ -69,6 +71,12 @@ def scalp_region(rgb: np.ndarray, *, whole_frame: bool, backdrop_texture_max: fl
         return full
     backdrop = np.median(_border(small, band), axis=0)
     distance = np.linalg.norm(small - backdrop, axis=2)
+    near = _border(distance, band) < 3.0 * backdrop_texture_max
+    if near.mean() <= 0.5:
+        # Most of the border is not one colour: smooth but not a backdrop (dark hair, a
+        # shirt and a wall around a crown that fills the frame). Taking the median of such a
+        # border as "the backdrop" made the hair background and the bald patch the region.
+        return full
     border_distance = float(np.median(_border(distance, band)))
     subject = (texture > max(4.0 * border_texture, 0.2 * backdrop_texture_max)) | \
         (distance > max(4.0 * border_distance, 3.0 * backdrop_texture_max))
