@@ -33,8 +33,21 @@ Two steps.
    covered areas), or when the two seed classes are not well apart in the photo's colours
    (``min_separation``, the Mahalanobis distance of their means): then the rule has taken
    much hair for skin (brown and auburn hair, whose hue is skin's) and its seeds would teach
-   the discriminant the wrong classes. (The fixed rule itself underestimates the coverage of
-   brown and auburn hair badly; that is not solved here.)
+   the discriminant the wrong classes.
+
+3. The seeds are taken twice: from the photo as it is, and from the photo white-balanced by
+   the grey-world assumption (Buchsbaum G. 1980, "A spatial processor model for object colour
+   perception", J. Franklin Inst. 310(1)) to the average colour of a rendered crown
+   (:data:`GREY_WORLD_REFERENCE`); the seeding whose classes lie further apart (the same
+   Mahalanobis distance) is used, unless the photo's own rule finds too few seeds of a class
+   (nearly bald or fully covered: the fixed rule's answer is sound). Brown and auburn hair
+   make a photo's average red: balanced, the hair loses the skin's hue and the rule's seeds
+   separate hair from skin. Blond and white hair make the average pale: balanced, the hair
+   turns skin-coloured, the seeds mix, and the photo as it is wins. A pair is balanced with
+   gains from both photos (:func:`grey_world_gains`). The choice is the only
+   parameter-free one of those tried (a margin or the ``min_separation`` cut-off did no
+   better on the calibration region). A pair is classified with one choice for both photos
+   (:func:`choose_balance`), so that the choice does not become a change.
 """
 from __future__ import annotations
 
@@ -89,6 +102,13 @@ NO_STRANDS = ("no hair strands in the scalp region (no fine, oriented texture): 
               "badly out of focus, so no coverage is given")
 
 
+GREY_WORLD_REFERENCE = (0.4646, 0.3135, 0.2219)
+"""Chromaticity (r, g, b summing to 1) of the mean linear RGB of a crown's scalp region: the
+geometric mean over the 28 calibration-region crowns of ``benchmarks/coverage.py`` (seed 1,
+every hair colour, skin melanin 0.03-0.9; 10th-90th percentiles r 0.38-0.54, b 0.16-0.31).
+A photo balanced by the grey-world assumption is scaled so that its mean has this colour."""
+
+
 @dataclass(frozen=True)
 class Coverage:
     coverage_pct: float
@@ -100,6 +120,8 @@ class Coverage:
     """The per-photo discriminant's position map (:class:`SkinClassification`)."""
     fixed_rule: str | None = None
     """Why the fixed rule was used, if it was (:class:`SkinClassification`)."""
+    balanced: bool = False
+    """True when the skin was found on the grey-world balanced photo (:func:`grey_world`)."""
 
     @property
     def hair_evidence(self) -> bool:
@@ -188,6 +210,13 @@ class SkinClassification:
     skin's hue, the answer is unsure), or ``None``."""
 
 
+def _seeds(skin: np.ndarray, rules: SkinRules, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The discriminant's seeds: rule skin and rule hair away from their boundary, in ``area``."""
+    kernel = np.ones((2 * rules.seed_erosion_px + 1,) * 2, np.uint8)
+    return (cv2.erode(skin.astype(np.uint8), kernel).astype(bool) & area,
+            cv2.erode((~skin).astype(np.uint8), kernel).astype(bool) & area)
+
+
 def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> SkinClassification:
     """Visible scalp (skin) pixels of a linear-RGB image, and how they were found.
 
@@ -199,9 +228,7 @@ def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | Non
     if rules.boundary_position <= 0:
         return SkinClassification(_open(skin), None, None)
     area = np.ones(skin.shape, bool) if region is None else region
-    kernel = np.ones((2 * rules.seed_erosion_px + 1,) * 2, np.uint8)
-    skin_seed = cv2.erode(skin.astype(np.uint8), kernel).astype(bool) & area
-    hair_seed = cv2.erode((~skin).astype(np.uint8), kernel).astype(bool) & area
+    skin_seed, hair_seed = _seeds(skin, rules, area)
     least = max(rules.min_seed_share * int(area.sum()), 10)
     if skin_seed.sum() < least or hair_seed.sum() < least:
         return SkinClassification(_open(skin), None, "seeds")
@@ -213,12 +240,65 @@ def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | Non
     return SkinClassification(_open(position > rules.boundary_position), position, None)
 
 
+def grey_world_gains(images: list[np.ndarray], region: np.ndarray) -> np.ndarray:
+    """Per-channel gains (green 1) that give the mean of ``region`` over all ``images`` the
+    chromaticity :data:`GREY_WORLD_REFERENCE`. A pair takes one set of gains from both photos:
+    gains from each photo alone would follow the hair lost or gained (the mean colour moves
+    with the coverage) and turn part of the change into a colour shift."""
+    if not region.any():
+        return np.ones(3, np.float32)
+    mean = np.mean([image[region].reshape(-1, 3).astype(np.float64).mean(axis=0) for image in images], axis=0)
+    if not np.all(mean > 0):
+        return np.ones(3, np.float32)
+    gains = np.asarray(GREY_WORLD_REFERENCE) / (mean / mean.sum())
+    return (gains / gains[1]).astype(np.float32)
+
+
+def grey_world(linear: np.ndarray, region: np.ndarray, gains: np.ndarray | None = None) -> np.ndarray:
+    """``linear`` white-balanced by the grey-world assumption (a von Kries scaling of each
+    channel, :func:`grey_world_gains` of ``region`` unless ``gains`` are given)."""
+    gains = grey_world_gains([linear], region) if gains is None else gains
+    return np.clip(linear * gains, 0.0, 1.0).astype(np.float32)
+
+
+def seed_separation(linear: np.ndarray, rules: SkinRules, region: np.ndarray) -> float:
+    """How far apart the fixed rule's skin and hair seeds are in ``region``: the Mahalanobis
+    distance of their means in linear RGB (pooled within-class covariance); 0 when either class
+    has too few seeds."""
+    skin_seed, hair_seed = _seeds(rule_skin(linear, rules), rules, region)
+    least = max(rules.min_seed_share * int(region.sum()), 10)
+    if skin_seed.sum() < least or hair_seed.sum() < least:
+        return 0.0
+    xs, xh = linear[skin_seed].astype(np.float64), linear[hair_seed].astype(np.float64)
+    within = 0.5 * (np.cov(xs.T) + np.cov(xh.T)) + 1e-9 * np.eye(3)
+    d = xs.mean(0) - xh.mean(0)
+    return float(np.sqrt(max(float(d @ np.linalg.solve(within, d)), 0.0)))
+
+
+def choose_balance(images: list[np.ndarray], region: np.ndarray, rules: SkinRules,
+                   gains: np.ndarray | None = None) -> bool:
+    """True when the grey-world balanced photos' seeds lie further apart than the photos' own,
+    judged on the worse of ``images`` (the photos of a pair, on their common area, balanced
+    by ``gains``, default :func:`grey_world_gains` of all of them); False when a photo's own
+    rule finds too few seeds of a class (a nearly bald or fully covered area, where the fixed
+    rule's answer is sound)."""
+    if rules.boundary_position <= 0 or not region.any():
+        return False
+    own = min(seed_separation(image, rules, region) for image in images)
+    if own == 0.0:
+        return False
+    gains = grey_world_gains(images, region) if gains is None else gains
+    balanced = min(seed_separation(grey_world(image, region, gains), rules, region) for image in images)
+    return balanced > own
+
+
 def skin_at(position: np.ndarray, boundary: float) -> np.ndarray:
     """Visible scalp with the discriminant's boundary at ``boundary`` (cleaned as always)."""
     return _open(position > boundary)
 
 
-def hair_coverage(linear: np.ndarray, region: np.ndarray, rules: SkinRules = SkinRules()) -> Coverage:
+def hair_coverage(linear: np.ndarray, region: np.ndarray, rules: SkinRules = SkinRules(),
+                  balance: bool | None = None, gains: np.ndarray | None = None) -> Coverage:
     """Hair coverage in % of ``region`` (the analysed scalp area).
 
     Parameters
@@ -228,13 +308,22 @@ def hair_coverage(linear: np.ndarray, region: np.ndarray, rules: SkinRules = Ski
     region : numpy.ndarray
         Bool analysed scalp area.
     rules : SkinRules
+    balance : bool, optional
+        Find the skin on the grey-world balanced photo (True) or on the photo as it is (False);
+        default: whichever seeds lie further apart (:func:`choose_balance`).
+    gains : numpy.ndarray, optional
+        The balance's gains (a pair's, from both photos); default: this photo's
+        (:func:`grey_world_gains`).
 
     Returns
     -------
     Coverage
     """
-    found = classify_skin(linear, rules, region)
+    if balance is None:
+        balance = choose_balance([linear], region, rules, gains)
+    found = classify_skin(grey_world(linear, region, gains) if balance else linear, rules, region)
     skin = found.skin & region
     area = int(region.sum())
     share = 100.0 * (1.0 - skin.sum() / area) if area else float("nan")
-    return Coverage(round(share, 3), skin, round(strand_share(linear, region), 4), found.position, found.fixed_rule)
+    return Coverage(round(share, 3), skin, round(strand_share(linear, region), 4), found.position, found.fixed_rule,
+                    balance)
