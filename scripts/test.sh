@@ -33,7 +33,8 @@ scripts/install.sh "--$mode" --test --venv "$venv"
 "$venv/bin/python" - <<'PY'
 from importlib.metadata import version
 names = ["opencv-contrib-python-headless", "numpy", "scipy", "scikit-image", "pillow", "pillow-heif",
-         "colour-science", "streamlit", "sqlalchemy", "click", "exifread"]
+         "colour-science", "streamlit", "sqlalchemy", "click", "exifread", "altair", "vl-convert-python", "dask",
+         "distributed"]
 print("testing with " + ", ".join(f"{n} {version(n)}" for n in names))
 PY
 exec "$venv/bin/python" -m pytest "$@"
