@@ -162,7 +162,9 @@ def test_constant_reference_then_a_change_is_an_event():
     unchanged = chart([100.0] * 40, quantity="camera_settings", unit="ISO")
     assert unchanged.events == () and unchanged.ewma == (100.0,) * 40
 
-    (down,) = chart([0.1] * 20 + [0.1] * 5 + [0.09], quantity="camera_settings", unit="x").events
+    # one photo at a new setting is that photo's problem (its checks say so); two are a finding
+    assert chart([0.1] * 20 + [0.1] * 5 + [0.09], quantity="camera_settings", unit="x").events == ()
+    (down,) = chart([0.1] * 20 + [0.1] * 5 + [0.09] * 2, quantity="camera_settings", unit="x").events
     assert down.direction == "down" and index(down.detected_at) == 25
 
 
@@ -235,3 +237,24 @@ def test_shift_and_scale(seed, n, step_at, step, shift, scale):
     for a, b in zip(scaled.events, base.events):
         assert a.size == pytest.approx(b.size * scale, rel=1e-9, abs=1e-12 * scale)
         assert a.size_sigma == pytest.approx(b.size_sigma, rel=1e-9, abs=1e-9)
+
+
+def test_one_photo_beyond_the_limits_is_not_drift_two_in_a_row_are():
+    rng = np.random.default_rng(3)
+    start = dt.datetime(2026, 1, 1)
+    values = rng.normal(0.0, 1.0, 60)
+    values[:20] = np.clip(values[:20], -2, 2)  # a calm reference
+
+    def events(series):
+        obs = [Observation(f"p{i}", start + dt.timedelta(days=i), float(v)) for i, v in enumerate(series)]
+        return control_chart(obs, SPCSettings(), group_kind="station", group="s", quantity="q", unit="u").events
+
+    calm = np.clip(values, -2, 2)
+    one = calm.copy()
+    one[40] = 8.0
+    two = one.copy()
+    two[41] = 8.0
+    assert not events(calm)
+    assert not events(one)
+    found = events(two)
+    assert len(found) == 1 and found[0].rule == "shewhart" and found[0].photos[:2] == ("p40", "p41")
