@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,8 +71,23 @@ def _unreadable_checks(reason: str) -> list[Check]:
     return [Check("file.readable", "fail", None, None, f"{reason}: replace the file with the camera original")]
 
 
-def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, now: dt.datetime) -> str:
-    """Write one photo and its checks; return 'added', 'updated', 'unchanged', 'changed' or 'unreadable'."""
+@dataclass(frozen=True)
+class Inspection:
+    """What reading and checking one photo found (computed anywhere, written by the caller).
+
+    Picklable plain data, so that a process pool or a Dask worker can compute it."""
+
+    relative_path: str
+    digest: str
+    size_bytes: int
+    metadata: PhotoMetadata | None
+    """None when the file is empty or not an image."""
+    checks: tuple[Check, ...]
+    problem: str | None = None
+
+
+def inspect_photo(entry: PhotoEntry, protocol: Protocol, now: dt.datetime) -> Inspection:
+    """Fingerprint, read and check one photo (the single-shot rules and image checks)."""
     data = read_bytes(entry.path) if entry.path.stat().st_size else b""
     loaded: LoadedPhoto | None = None
     problem = "empty file (0 bytes)" if not data else None
@@ -81,6 +97,15 @@ def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, now: 
         except InputError as exc:
             problem = str(exc).split(":")[0]
     digest = loaded.digest if loaded else hashlib.new(protocol.hash_algorithm, data).hexdigest()
+    checks = (photo_checks(loaded, protocol, now, entry.view, analyse(loaded, protocol, entry.view)) if loaded
+              else _unreadable_checks(problem or "unreadable"))
+    return Inspection(entry.relative_path, digest, len(data), loaded.metadata if loaded else None, tuple(checks),
+                      problem)
+
+
+def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, found: Inspection) -> str:
+    """Write one photo and its checks; return 'added', 'updated', 'unchanged', 'changed' or 'unreadable'."""
+    digest = found.digest
     patient = get_or_create_patient(session, entry.patient)
     visit = get_or_create_visit(session, patient, entry.visit)
     photo = session.scalar(select(Photo).where(Photo.relative_path == entry.relative_path))
@@ -94,7 +119,7 @@ def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, now: 
             return "changed"
         raise InputError(f"the ledger's fingerprints use {photo.hash_algorithm}, the protocol asks for "
                          f"{protocol.hash_algorithm}: keep one algorithm per ledger")
-    meta = loaded.metadata if loaded else None
+    meta = found.metadata
     fields = dict(view=entry.view, operator=entry.operator, station=entry.station, site=entry.site,
                   format=meta.format if meta else None, captured_at=meta.captured_at if meta else None,
                   make=meta.make if meta else None, model=meta.model if meta else None,
@@ -103,20 +128,18 @@ def _ingest_photo(session: Session, entry: PhotoEntry, protocol: Protocol, now: 
                   metadata_json=meta.to_dict() if meta else {})
     if photo is None:
         photo = Photo(visit_id=visit.id, relative_path=entry.relative_path, hash_algorithm=protocol.hash_algorithm,
-                      digest=digest, size_bytes=len(data), verdict="pass", **fields)
+                      digest=digest, size_bytes=found.size_bytes, verdict="pass", **fields)
         session.add(photo)
         session.flush()
         outcome = "added"
     elif set_if_changed(photo, **fields):
         outcome = "updated"
-    checks = (photo_checks(loaded, protocol, now, entry.view, analyse(loaded, protocol, entry.view)) if loaded
-              else _unreadable_checks(problem or "unreadable"))
-    changes = store_checks(session, checks, "photo", photo_id=photo.id)
+    changes = store_checks(session, list(found.checks), "photo", photo_id=photo.id)
     changes += store_checks(session, [Check("integrity.digest", "pass", digest, photo.digest,
                                             "file bytes unchanged since ingest")], "integrity", photo_id=photo.id)
     if changes and outcome == "unchanged":
         outcome = "updated"
-    return "unreadable" if loaded is None else outcome
+    return "unreadable" if meta is None else outcome
 
 
 def _visit_date(visit: Visit, photos: list[Photo]) -> dt.date | None:
@@ -188,9 +211,25 @@ def _check_patient(session: Session, patient: Patient, protocol: Protocol) -> No
         set_if_changed(visit, operator=operator, station=station)
 
 
+def _inspect_all(entries: list[PhotoEntry], protocol: Protocol, now: dt.datetime,
+                 run: Callable[..., Iterator[tuple[Any, Any]]] | None) -> Iterator[tuple[PhotoEntry, Inspection]]:
+    if run is None:
+        for entry in entries:
+            yield entry, inspect_photo(entry, protocol, now)
+    else:
+        for entry, (ok, found) in run(inspect_photo, [(entry, protocol, now) for entry in entries], entries):
+            if not ok:  # the worker could not read or check it: stored as unreadable, with why
+                data = read_bytes(entry.path) if entry.path.is_file() else b""
+                found = Inspection(entry.relative_path, hashlib.new(protocol.hash_algorithm, data).hexdigest(),
+                                   len(data), None, tuple(_unreadable_checks(str(found))), str(found))
+            yield entry, found
+
+
 def ingest_archive(root: str | Path, factory: sessionmaker[Session], protocol: Protocol, *,
                    now: dt.datetime | None = None,
-                   on_photo: Callable[[PhotoEntry], None] | None = None) -> IngestReport:
+                   on_photo: Callable[[PhotoEntry], None] | None = None,
+                   skip: Callable[[PhotoEntry], bool] | None = None,
+                   run: Callable[..., Iterator[tuple[Any, Any]]] | None = None) -> IngestReport:
     """Ingest every photo of an archive into the ledger.
 
     Parameters
@@ -204,6 +243,14 @@ def ingest_archive(root: str | Path, factory: sessionmaker[Session], protocol: P
         Current time for the "in the future" rule (default: system clock).
     on_photo : callable, optional
         Called after each photo (progress reporting).
+    skip : callable, optional
+        ``skip(entry)`` True: the photo is known unchanged and checked with the same rules; it
+        is neither read nor written again (the audit's incremental re-run).
+    run : callable, optional
+        ``run(function, argument_tuples, keys)`` yields ``(key, (ok, result or error text))``
+        in any order: where the photos are read and checked (a process pool or a Dask cluster,
+        :mod:`pipelines.audit`; default: here, one by one). Each result is written here, one
+        transaction per photo.
 
     Returns
     -------
@@ -215,9 +262,17 @@ def ingest_archive(root: str | Path, factory: sessionmaker[Session], protocol: P
         _claim_archive(session, Path(root))
     outcomes: Counter[str] = Counter()
     changed, unreadable = [], []
+    todo = []
     for entry in scan.photos:
+        if skip is not None and skip(entry):
+            outcomes["unchanged"] += 1
+            if on_photo:
+                on_photo(entry)
+        else:
+            todo.append(entry)
+    for entry, found in _inspect_all(todo, protocol, now, run):
         with factory.begin() as session:
-            outcome = _ingest_photo(session, entry, protocol, now)
+            outcome = _ingest_photo(session, entry, protocol, found)
         outcomes[outcome] += 1
         if outcome == "changed":
             changed.append(entry.relative_path)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
                         UniqueConstraint, create_engine, event, select)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from photostation.errors import InputError
@@ -171,6 +171,41 @@ class Review(Base):
     reviewed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
+class ComparisonRecord(Base):
+    """The latest comparison of a follow-up photo with the baseline photo of its view, as
+    ``photostation audit`` stored it (the ``compare --json`` object, without the per-hair
+    lists). Recomputed only when either photo's fingerprint or the rules' fingerprint changes."""
+
+    __tablename__ = "comparisons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    followup_photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), unique=True)
+    baseline_photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    baseline_digest: Mapped[str] = mapped_column(String(128))
+    followup_digest: Mapped[str] = mapped_column(String(128))
+    rules_fingerprint: Mapped[str] = mapped_column(String(64))
+    """Hash of the protocol and photostation's version the comparison was made with."""
+    kind: Mapped[str | None] = mapped_column(String(16))
+    comparable: Mapped[bool]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why the comparison could not run (an unreadable photo), else None."""
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    thumbnail_baseline: Mapped[bytes | None] = mapped_column(LargeBinary)
+    thumbnail_followup: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Small JPEGs (at most 320 px, no metadata) for the audit report."""
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class PhotoState(Base):
+    """Which rules a photo was last checked with: an audit re-run skips a photo whose bytes
+    and rules are unchanged."""
+
+    __tablename__ = "photo_states"
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(128))
+    rules_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
 def database_url(value: str | None = None) -> str:
     """Resolve ``--db``: a URL, a plain file path (SQLite), ``$PHOTOSTATION_DB``, or the default."""
     value = value or os.environ.get(ENV_DB) or DEFAULT_DB
@@ -224,11 +259,17 @@ def open_ledger(url: str | None = None, *, create: bool = True) -> sessionmaker[
         if database and database != ":memory:" and not create and not Path(database).is_file():
             raise InputError(f"no ledger at {database}: run 'photostation ingest ARCHIVE' first")
         event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        Base.metadata.create_all(engine)
-    except OperationalError as exc:
-        raise InputError(f"--db: cannot open the database {redact_url(resolved)} "
-                         f"({str(exc.orig).splitlines()[0] if exc.orig else 'unreachable'})") from None
+    for attempt in range(3):
+        try:
+            Base.metadata.create_all(engine)
+            break
+        except (OperationalError, IntegrityError, ProgrammingError) as exc:
+            # Two processes opening a new ledger at once: the other one created a table between
+            # this one's look and its CREATE. Look again; the tables are there now.
+            text = str(exc.orig).splitlines()[0] if exc.orig else "unreachable"
+            if attempt < 2 and ("already exists" in text or "duplicate key" in text):
+                continue
+            raise InputError(f"--db: cannot open the database {redact_url(resolved)} ({text})") from None
     return sessionmaker(engine, expire_on_commit=False)
 
 

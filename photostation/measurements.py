@@ -48,19 +48,23 @@ def save_comparison(factory: sessionmaker[Session], baseline: Path, followup: Pa
         Number of measurements stored.
     """
     with factory.begin() as session:
-        base, follow = _photo(session, baseline), _photo(session, followup)
-        for old in session.scalars(select(Measurement).where(Measurement.photo_id == follow.id,
-                                                             Measurement.method == METHOD)):
-            session.delete(old)
-        details = {"baseline": base.relative_path, "comparable": data["comparable"],
-                   "outcome": data["change"]["outcome"], "flags": data["flags"][:10],
-                   "ci95_density_per_cm2": data["change"]["ci95_density_per_cm2"]}
-        stored = 0
-        for (section, key), (name, unit) in COMPARISON_FIELDS.items():
-            value = data[section].get(key)
-            if value is None:
-                continue
-            session.add(Measurement(photo_id=follow.id, name=name, value=float(value), unit=unit, method=METHOD,
-                                    details=details))
-            stored += 1
-        return stored
+        return store_comparison(session, _photo(session, baseline), _photo(session, followup), data)
+
+
+def store_comparison(session: Session, base: Photo, follow: Photo, data: dict[str, Any]) -> int:
+    """:func:`save_comparison` within the caller's transaction, for photos already loaded."""
+    for old in session.scalars(select(Measurement).where(Measurement.photo_id == follow.id,
+                                                         Measurement.method == METHOD)):
+        session.delete(old)
+    details = {"baseline": base.relative_path, "comparable": data["comparable"],
+               "outcome": data["change"]["outcome"], "flags": data["flags"][:10],
+               "ci95_density_per_cm2": data["change"]["ci95_density_per_cm2"]}
+    stored = 0
+    for (section, key), (name, unit) in COMPARISON_FIELDS.items():
+        value = data[section].get(key)
+        if value is None:
+            continue
+        session.add(Measurement(photo_id=follow.id, name=name, value=float(value), unit=unit, method=METHOD,
+                                details=details))
+        stored += 1
+    return stored

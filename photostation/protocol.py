@@ -251,6 +251,32 @@ def _numbers(cls: type, table: dict[str, Any], where: str) -> Any:
 
 
 @dataclass(frozen=True)
+class DriftRules:
+    """``[audit.drift]``: statistical process control of stations and operators."""
+
+    reference_photos: int
+    min_photos: int
+    shewhart_sigma: float
+    ewma_lambda: float
+    ewma_sigma: float
+    shewhart_min_run: int
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    """``[audit]``: the archive audit."""
+
+    trichoscopy_mm_per_px: float
+    global_mm_per_px: float
+    drift: DriftRules
+
+    def fallback_mm_per_px(self, kind: str) -> float | None:
+        """The protocol's scale of a view kind, None when unknown (0)."""
+        value = self.trichoscopy_mm_per_px if kind == "trichoscopy" else self.global_mm_per_px
+        return value or None
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A parsed protocol. Build it with :func:`load_protocol`."""
 
@@ -266,6 +292,8 @@ class Protocol:
     compare: CompareRules
     hash_algorithm: str
     raw: dict[str, Any]
+    audit: AuditRules | None = None
+    """``[audit]`` (always set by :func:`parse_protocol`)."""
 
     @property
     def baseline_label(self) -> str:
@@ -423,7 +451,26 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
                     schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
                     camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"),
                     calibration=_calibration_rules(raw["calibration"]),
-                    compare=_compare_rules(raw), hash_algorithm=algorithm, raw=raw)
+                    compare=_compare_rules(raw), hash_algorithm=algorithm, raw=raw, audit=_audit_rules(raw["audit"]))
+
+
+def _audit_rules(table: dict[str, Any]) -> AuditRules:
+    d = table["drift"]
+    drift = DriftRules(
+        reference_photos=int(_number(d["reference_photos"], "audit.drift.reference_photos", 2)),
+        min_photos=int(_number(d["min_photos"], "audit.drift.min_photos", 2)),
+        shewhart_sigma=_number(d["shewhart_sigma"], "audit.drift.shewhart_sigma", 0.5),
+        ewma_lambda=_number(d["ewma_lambda"], "audit.drift.ewma_lambda", 0.01),
+        ewma_sigma=_number(d["ewma_sigma"], "audit.drift.ewma_sigma", 0.5),
+        shewhart_min_run=int(_number(d["shewhart_min_run"], "audit.drift.shewhart_min_run", 1)))
+    if drift.ewma_lambda > 1.0:
+        raise InputError("protocol: 'audit.drift.ewma_lambda' must be between 0.01 and 1")
+    if drift.min_photos > drift.reference_photos:
+        raise InputError("protocol: 'audit.drift.min_photos' must not exceed 'audit.drift.reference_photos'")
+    for key in ("trichoscopy_mm_per_px", "global_mm_per_px"):
+        if not 0 <= _number(table[key], f"audit.{key}") < 10:
+            raise InputError(f"protocol: 'audit.{key}' must be 0 (unknown) or a scale under 10 mm per pixel")
+    return AuditRules(float(table["trichoscopy_mm_per_px"]), float(table["global_mm_per_px"]), drift)
 
 
 def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:

@@ -35,6 +35,19 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _archive_options(command):
+    """ARCHIVE, --db and --protocol, as ingest and audit take them."""
+    for option in reversed([
+        click.argument("archive", type=click.Path(path_type=Path, file_okay=False)),
+        click.option("--db", help="Ledger database: SQLAlchemy URL or SQLite file "
+                                  "(default: $PHOTOSTATION_DB or sqlite:///photostation.db)."),
+        click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Protocol TOML file (default: the shipped protocol)."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="photostation")
 def cli() -> None:
@@ -100,11 +113,7 @@ def _write_ghost(photo: Path, baseline: Path, report, out_dir: Path) -> Path:
 
 
 @cli.command()
-@click.argument("archive", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--db", help="Ledger database: SQLAlchemy URL or SQLite file "
-                           "(default: $PHOTOSTATION_DB or sqlite:///photostation.db).")
-@click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Protocol TOML file (default: the shipped protocol).")
+@_archive_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: bool) -> None:
     """Fingerprint, read and check every photo of ARCHIVE into the ledger (idempotent)."""
@@ -150,6 +159,92 @@ def ingest(archive: Path, db: str | None, protocol_path: Path | None, as_json: b
         for line in report.unmatched_manifest_rows:
             click.echo(f"  manifest line {line} matches no photo")
     sys.exit(report.exit_code)
+
+
+@cli.command()
+@_archive_options
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write the month-6 report here: report.html, pairs.csv, checks.csv, drift.csv, audit.json.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: the number of cores).")
+@click.option("--scheduler", help="Run the work on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir: Path | None, workers: int | None,
+          scheduler: str | None, as_json: bool) -> None:
+    """Check every photo of ARCHIVE, compare every follow-up with its baseline, find drift (exit 0 clean, 1 findings)."""
+    import time
+
+    from photostation.ledger import database_url, open_ledger, redact_url
+    from pipelines.audit import make_runner, run_audit
+    from pipelines.audit_summary import audit_summary
+
+    if not archive.is_dir():
+        raise InputError(f"archive folder not found: {archive}")
+    protocol = _protocol(protocol_path)
+    factory = open_ledger(db)
+    runner = make_runner(workers, scheduler)
+    started = time.monotonic()
+    show = not as_json and sys.stderr.isatty()
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not show:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            label = "checking photos" if stage == "photos" else "comparing pairs"
+            bar = bars[stage] = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
+                                                  show_eta=True, item_show_func=lambda _: _rate(stage))
+            bar.__enter__()
+            bars[stage + ":start"] = time.monotonic()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    def _rate(stage: str) -> str:
+        bar, start = bars[stage], bars[stage + ":start"]
+        elapsed = time.monotonic() - start
+        return f"{bar.pos / elapsed:.1f}/s" if elapsed > 0 and bar.pos else ""
+
+    try:
+        run = run_audit(archive, factory, protocol, db_url=database_url(db), runner=runner, on_progress=progress)
+    finally:
+        runner.close()
+    summary = audit_summary(factory, protocol)
+    written = []
+    if report_dir is not None:
+        from pipelines.audit_report import write_report
+
+        written = write_report(summary, report_dir)
+    from pipelines.audit_report import cohort_counts
+
+    cohort = cohort_counts(summary.pairs)
+    failed_checks = sum(1 for c in summary.checks if c.status == "fail")
+    seconds = time.monotonic() - started
+    data = {"archive": str(archive), "photos": run.ingest.photos, "photos_checked": run.ingest.added +
+            run.ingest.updated + len(run.ingest.unreadable), "pairs": run.pairs, "pairs_compared": run.compared,
+            "cohort": cohort, "failed_checks": failed_checks, "findings": len(summary.findings),
+            "drift_events": len(summary.events), "workers": run.workers, "seconds": round(seconds, 1),
+            "report_files": [str(p) for p in written]}
+    if as_json:
+        _print_json(data)
+    else:
+        click.echo(f"ledger: {redact_url(database_url(db))}")
+        click.echo(f"photos: {data['photos']} ({data['photos_checked']} checked in this run); pairs: {run.pairs} "
+                   f"({run.compared} compared in this run) on {run.workers} worker(s) in {seconds:.1f} s")
+        click.echo("cohort: " + ", ".join(f"{cohort.get(k, 0)} {k.replace('_', ' ')}"
+                                          for k in ("improved", "stable", "worse", "not_comparable", "no_outcome")))
+        click.echo(f"failed checks: {failed_checks}; findings: {len(summary.findings)}; "
+                   f"drift events: {len(summary.events)}")
+        for event in summary.events:
+            click.echo(f"  drift: {event.group_kind} {event.group}: {event.quantity} {event.direction} by "
+                       f"{event.size:+.3g} {event.unit} since {event.since:%Y-%m-%d} ({len(event.photos)} photos)")
+        for finding in summary.findings:
+            where = f"{finding.patient}: " if finding.patient else ""
+            click.echo(f"  {finding.kind}: {where}{finding.message}")
+        for path in written:
+            click.echo(f"report: {path}")
+    clean = not (failed_checks or summary.findings or summary.events or cohort.get("not_comparable"))
+    sys.exit(EXIT_OK if clean else EXIT_FAIL)
 
 
 @cli.command()
@@ -548,3 +643,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry_point() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":  # python -m photostation_cli.main
+    entry_point()

@@ -171,7 +171,7 @@ def _measure_view(requested: str | None, path: Path, protocol: Protocol) -> str:
 def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol, *, mm_per_px: float | None = None,
                  view: str | None = None, station: str | None = None, device: str | None = None,
                  factory: sessionmaker[Session] | None = None, now: dt.datetime | None = None,
-                 hair_kind: str | None = None) -> Comparison:
+                 hair_kind: str | None = None, fallback_mm_per_px: float | None = None) -> Comparison:
     """Compare a follow-up photo with its baseline.
 
     Parameters
@@ -190,6 +190,9 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         For the timestamp rules.
     hair_kind : {"clipped", "unclipped"}, optional
         Default: detected from the image.
+    fallback_mm_per_px : float, optional
+        Scale when neither ``mm_per_px``, a card nor the station profile gives one (the
+        protocol's ``[audit]`` scale); its source is reported as ``protocol``.
 
     Returns
     -------
@@ -255,6 +258,8 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
         scale_source, base_scale = "--mm-per-px", mm_per_px
     elif cal_b.mm_per_px is not None:
         scale_source, base_scale = ("card" if cal_b.source == "fitted" else "station profile"), cal_b.mm_per_px
+    elif fallback_mm_per_px:
+        scale_source, base_scale = "protocol", fallback_mm_per_px
     else:
         base_scale = None
         flags.append("no scale (no card, no station profile, no --mm-per-px): densities are per pixel area only")
