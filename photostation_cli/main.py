@@ -184,7 +184,7 @@ def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir:
     runner = make_runner(workers, scheduler)
     started = time.monotonic()
     show = not as_json and sys.stderr.isatty()
-    bars: dict[str, Any] = {}
+    bars: dict[str, Any] = {"photos:start": started}
 
     def progress(stage: str, done: int, total: int) -> None:
         if not show:
@@ -192,18 +192,19 @@ def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir:
         bar = bars.get(stage)
         if bar is None:
             label = "checking photos" if stage == "photos" else "comparing pairs"
+            bars.setdefault(stage + ":start", time.monotonic())
             bar = bars[stage] = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
                                                   show_eta=True, item_show_func=lambda _: _rate(stage))
             bar.__enter__()
-            bars[stage + ":start"] = time.monotonic()
         bar.update(done - bar.pos)
         if done >= total:
             bar.__exit__(None, None, None)
+            bars["pairs:start"] = time.monotonic()  # the comparisons start when the photos are done
 
     def _rate(stage: str) -> str:
-        bar, start = bars[stage], bars[stage + ":start"]
+        bar, start = bars.get(stage), bars[stage + ":start"]
         elapsed = time.monotonic() - start
-        return f"{bar.pos / elapsed:.1f}/s" if elapsed > 0 and bar.pos else ""
+        return f"{bar.pos / elapsed:.2f}/s" if bar is not None and elapsed > 0 and bar.pos else ""
 
     try:
         run = run_audit(archive, factory, protocol, db_url=database_url(db), runner=runner, on_progress=progress)

@@ -178,7 +178,24 @@ def test_audit_on_a_dask_cluster(tmp_path, protocol):
     assert rows(factory) == rows(reference)
 
 
-def test_audit_on_postgresql(tmp_path, protocol, postgres_url):
+@pytest.fixture
+def clean_postgres(postgres_url):
+    """The test server's ledger, empty before and after: one ledger holds one archive, and
+    other tests use the same database."""
+    from photostation.ledger import Base
+
+    def empty() -> None:
+        factory = open_ledger(postgres_url)
+        with factory.begin() as session:
+            for table in reversed(Base.metadata.sorted_tables):
+                session.execute(table.delete())
+    empty()
+    yield postgres_url
+    empty()
+
+
+def test_audit_on_postgresql(tmp_path, protocol, clean_postgres):
+    postgres_url = clean_postgres
     archive = small_archive(tmp_path / "archive")
     factory = open_ledger(postgres_url)
     run = run_audit(archive, factory, protocol, db_url=postgres_url, runner=SerialRunner(), now=NOW)
@@ -274,3 +291,59 @@ def test_protocol_audit_settings_are_checked(tmp_path):
         parse_protocol("[audit.drift]\newma_lambda = 1.5\n")
     with pytest.raises(InputError, match="min_photos"):
         parse_protocol("[audit.drift]\nmin_photos = 30\nreference_photos = 20\n")
+
+
+def test_bad_archive_contents_are_findings_not_aborts(tmp_path, protocol):
+    """A patient without baseline, an unreadable photo, the same file under two names: the
+    audit finishes, and each is a finding of the report."""
+    archive = small_archive(tmp_path / "archive", patients=("P001", "P002"))
+    shutil.rmtree(archive / "P002" / "baseline")                       # no baseline
+    (archive / "P001" / "month-6" / "vertex.jpg").write_text("not a photo")  # unreadable
+    shutil.copy(archive / "P001" / "baseline" / "tricho-vertex.jpg",   # a duplicate
+                archive / "P001" / "baseline" / "tricho-midscalp.jpg")
+    factory = open_ledger(str(tmp_path / "ledger.db"))
+    run = run_audit(archive, factory, protocol, db_url=None, runner=SerialRunner(), now=NOW)
+    assert run.pairs == 1 and run.compared == 1  # P001's tricho-vertex: the one pair left
+    kinds = {f.kind: f for f in audit_summary(factory, protocol).findings}
+    assert kinds["missing-baseline"].patient == "P002"
+    assert "P001/month-6/vertex.jpg" in kinds["unreadable"].photos
+    assert set(kinds["duplicate"].photos) == {"P001/baseline/tricho-vertex.jpg", "P001/baseline/tricho-midscalp.jpg"}
+
+
+def test_two_audits_on_one_postgresql_ledger(tmp_path, protocol, clean_postgres):
+    postgres_url = clean_postgres
+    factory = open_ledger(postgres_url)
+    archive = small_archive(tmp_path / "archive")
+    command = CLI + ["audit", str(archive), "--db", postgres_url, "--workers", "1", "--json"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for process in (first, second):
+        _, err = process.communicate(timeout=600)
+        assert process.returncode in (0, 1), err
+    reference = open_ledger(str(tmp_path / "reference.db"))
+    run_audit(archive, reference, protocol, db_url=None, runner=SerialRunner(), now=NOW)
+    assert rows(factory) == rows(reference)
+
+
+def test_progress_bar_with_rate_on_a_terminal_only(tmp_path):
+    import pty
+
+    archive = small_archive(tmp_path / "archive", patients=("P001",))
+    main, secondary = pty.openpty()
+    done = subprocess.run(CLI + ["audit", str(archive), "--db", str(tmp_path / "l.db"), "--workers", "1"],
+                          stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=300)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert done.returncode in (0, 1)
+    text = shown.decode(errors="replace")
+    assert "checking photos" in text and "comparing pairs" in text and "/s" in text
+    assert "checking photos" not in done.stdout  # the summary on stdout stays clean
