@@ -71,6 +71,52 @@ def _measure_panel(path, view: str) -> None:
                            file_name=f"{view}_hairs.csv", mime="text/csv", key="measure_download")
 
 
+OUTCOME_WORDS = {"improved": "improved", "stable": "stable (no change beyond the protocol's threshold)",
+                 "worse": "worse"}
+
+
+def _figure(value, unit: str, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f} {unit}".strip()
+
+
+def _show_comparison(stored: review.StoredComparison) -> None:
+    """A stored comparison in words: nothing shown as a figure when the pair is not comparable."""
+    when = f"{stored.computed_at:%Y-%m-%d %H:%M} UTC"
+    if not stored.current:
+        st.warning("A photo changed since this comparison was stored: compare again.")
+    if stored.result is None:
+        st.error(f"The comparison could not run ({when}): {stored.error}")
+        return
+    data = stored.result
+    if not data["comparable"]:
+        st.error(f"Not comparable ({when}). Why:")
+        for flag in data["flags"]:
+            st.text(f"- {flag}")  # plain text, never Markdown
+        return
+    change = data["change"]
+    outcome = change["outcome"]
+    st.success(f"Comparable ({data['view']}, {when}); outcome: "
+               + (OUTCOME_WORDS.get(outcome, outcome) if outcome else "none — see the flags"))
+    rows = [{"": side, "hairs": data[side]["hair_count"],
+             "density": _figure(data[side]["density_per_cm2"], "hairs/cm²"),
+             "coverage": _figure(data[side]["coverage_pct"], "%")} for side in ("baseline", "followup")]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    if change["density_per_cm2"] is not None:
+        low, high = change["ci95_density_per_cm2"]
+        st.write(f"Density change: {change['density_per_cm2']:+.1f} hairs/cm² "
+                 f"(95 % interval {low:+.1f} to {high:+.1f})")
+    if change["coverage_pct_points"] is not None:
+        low, high = change["ci95_coverage_pct_points"]
+        st.write(f"Coverage change: {change['coverage_pct_points']:+.2f} points "
+                 f"(95 % interval {low:+.2f} to {high:+.2f})")
+    for flag in data["flags"]:
+        st.warning(flag)
+    if stored.thumbnail_baseline and stored.thumbnail_followup:
+        left, right = st.columns(2)
+        left.image(stored.thumbnail_baseline, caption="baseline")
+        right.image(stored.thumbnail_followup, caption="follow-up, registered")
+
+
 url = st.sidebar.text_input("Ledger database", value=database_url(None))
 try:
     factory = _ledger(url)
@@ -144,35 +190,27 @@ elif page == "Compare":
         st.stop()
     pair = st.selectbox("Photos", pairs, key="compare_pair",
                         format_func=lambda p: f"{p.view}: baseline vs {p.followup_visit}")
-    mm_per_px = st.number_input("Scale, mm per pixel of the baseline (0 = from the card or station profile)",
-                                min_value=0.0, value=0.0, step=0.0001, format="%.5f", key="compare_scale")
-    if st.button("Compare", key="compare_run"):
+    stored = review.stored_comparison(factory, pair.followup_id)
+    mm_per_px = st.number_input("Scale, mm per pixel of the baseline (0 = from the card, station profile or "
+                                "protocol)", min_value=0.0, value=0.0, step=0.0001, format="%.5f",
+                                key="compare_scale")
+    label = "Compare" if stored is None else "Compare again"
+    if st.button(label, key="compare_run"):
         from photostation.protocol import load_protocol
-        from pipelines.compare import compare_pair
-        from pipelines.reports import report_images
+        from pipelines.audit import compare_and_store
 
-        try:
-            result = compare_pair(pair.baseline_path, pair.followup_path, load_protocol(),
-                                  mm_per_px=mm_per_px or None)
-        except InputError as exc:
-            st.error(str(exc))
-            st.stop()
-        data = result.to_json()
-        if data["comparable"]:
-            st.success(f"comparable; outcome: {data['change']['outcome'] or 'none (see the flags)'}")
-            for flag in data["flags"]:  # warnings, e.g. a density that is unreliable on light hair
-                st.warning(flag)
-        else:
-            st.error("not comparable: " + "; ".join(data["flags"][:3]))
-        st.dataframe([{"": side, **{k: data[side][k] for k in ("hair_count", "density_per_cm2", "coverage_pct",
-                                                               "mean_shaft_width_um", "vellus_pct")}}
-                      for side in ("baseline", "followup")], hide_index=True, width="stretch")
-        st.json(data["change"])
-        pictures = report_images(result)
-        if "side_by_side" in pictures:
-            st.image(pictures["side_by_side"], caption="baseline | registered follow-up", width="stretch")
-        if "hairs" in pictures:
-            st.image(pictures["hairs"], caption="hairs matched (green), lost (red), new (blue)", width="stretch")
+        with st.spinner("registering and measuring the pair…"):
+            try:
+                compare_and_store(factory, pair.baseline_id, pair.followup_id, load_protocol(),
+                                  mm_per_px=mm_per_px or None, db_url=url)
+            except InputError as exc:
+                st.error(str(exc))
+                st.stop()
+        stored = review.stored_comparison(factory, pair.followup_id)
+    if stored is None:
+        st.info("Not compared yet: press Compare (or run `photostation audit`). The result is stored in the ledger.")
+        st.stop()
+    _show_comparison(stored)
 else:
     st.title("Audit flags")
     flags = review.open_flags(factory)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from photostation.errors import InputError
-from photostation.ledger import CheckRecord, LedgerInfo, Patient, Photo, Review, Visit
+from photostation.ledger import CheckRecord, ComparisonRecord, LedgerInfo, Patient, Photo, Review, Visit
 from photostation.results import worst
 
 ROLES = ("photographer", "clinician", "auditor")
@@ -185,6 +185,35 @@ class ComparablePair:
     baseline_path: Path
     followup_path: Path
     followup_visit: str
+    baseline_id: int | None = None
+    followup_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredComparison:
+    """The comparison of a follow-up photo as ``photostation audit`` (or the app) stored it."""
+
+    result: dict | None
+    """The ``compare --json`` object without the per-hair lists; None when it could not run."""
+    error: str | None
+    computed_at: dt.datetime
+    current: bool
+    """False when either photo's fingerprint changed since (then compare again)."""
+    thumbnail_baseline: bytes | None
+    thumbnail_followup: bytes | None
+
+
+def stored_comparison(factory: sessionmaker[Session], followup_id: int) -> StoredComparison | None:
+    """The stored comparison of a follow-up photo with its baseline, None when there is none."""
+    with factory() as session:
+        record = session.scalar(select(ComparisonRecord).where(ComparisonRecord.followup_photo_id == followup_id))
+        if record is None:
+            return None
+        base, follow = session.get(Photo, record.baseline_photo_id), session.get(Photo, followup_id)
+        current = (base is not None and follow is not None and base.digest == record.baseline_digest
+                   and follow.digest == record.followup_digest)
+        return StoredComparison(record.result, record.error, record.computed_at, current,
+                                record.thumbnail_baseline, record.thumbnail_followup)
 
 
 def comparable_pairs(factory: sessionmaker[Session], patient: str) -> list[ComparablePair]:
@@ -193,9 +222,9 @@ def comparable_pairs(factory: sessionmaker[Session], patient: str) -> list[Compa
     if root is None:
         return []
     with factory() as session:
-        photos = session.execute(select(Photo.view, Photo.relative_path, Visit.label).join(Visit).join(Patient)
-                                 .where(Patient.code == patient)).all()
-    baselines = {view: path for view, path, label in photos if label == "baseline"}
-    pairs = [ComparablePair(patient, view, root / baselines[view], root / path, label)
-             for view, path, label in photos if label != "baseline" and view in baselines]
+        photos = session.execute(select(Photo.view, Photo.relative_path, Visit.label, Photo.id).join(Visit)
+                                 .join(Patient).where(Patient.code == patient)).all()
+    baselines = {view: (path, pid) for view, path, label, pid in photos if label == "baseline"}
+    pairs = [ComparablePair(patient, view, root / baselines[view][0], root / path, label, baselines[view][1], pid)
+             for view, path, label, pid in photos if label != "baseline" and view in baselines]
     return sorted(pairs, key=lambda p: (p.followup_visit, p.view))

@@ -177,7 +177,7 @@ def _thumbnail(linear: np.ndarray | None) -> bytes | None:
 
 
 def compare_job(baseline: str, followup: str, protocol: Protocol, station: str | None, db_url: str | None,
-                now: dt.datetime) -> dict[str, Any]:
+                now: dt.datetime, mm_per_px: float | None = None) -> dict[str, Any]:
     """One follow-up against its baseline (:func:`pipelines.compare.compare_pair`) as plain
     data: the ``compare --json`` object without the per-hair lists, and two thumbnails."""
     from photostation.ledger import open_ledger
@@ -185,7 +185,7 @@ def compare_job(baseline: str, followup: str, protocol: Protocol, station: str |
 
     kind = "trichoscopy" if view_kind(Path(baseline).stem, protocol) == "trichoscopy" else "global"
     factory = open_ledger(db_url, create=False) if station and db_url else None
-    result = compare_pair(baseline, followup, protocol, station=station, factory=factory, now=now,
+    result = compare_pair(baseline, followup, protocol, station=station, factory=factory, now=now, mm_per_px=mm_per_px,
                           fallback_mm_per_px=protocol.audit.fallback_mm_per_px(kind) if protocol.audit else None)
     if factory is not None:
         factory.kw["bind"].dispose()
@@ -415,6 +415,31 @@ def run_audit(archive: str | Path, factory: sessionmaker[Session], protocol: Pro
         if on_progress:
             on_progress("pairs", count, len(jobs))
     return AuditRun(report, total, len(jobs), tuple(failed), runner.workers)
+
+
+def compare_and_store(factory: sessionmaker[Session], baseline_id: int, followup_id: int, protocol: Protocol, *,
+                      mm_per_px: float | None = None, db_url: str | None = None,
+                      now: dt.datetime | None = None) -> tuple[bool, Any]:
+    """Compare one stored pair now (the review app's "Compare") and store it as the audit
+    does; returns ``(ok, compare_job's result or the error text)``. InputError when a photo is
+    not in the ledger or the ledger holds no archive."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    with factory() as session:
+        info = session.get(LedgerInfo, "archive_root")
+        base, follow = session.get(Photo, baseline_id), session.get(Photo, followup_id)
+        if info is None or base is None or follow is None:
+            raise InputError("the pair is not in the ledger: ingest the archive first")
+        root = Path(info.value)
+        job = PairJob(follow.id, base.id, str(root / base.relative_path), str(root / follow.relative_path),
+                      base.digest, follow.digest, follow.station)
+    ok, payload = _safely(compare_job, job.baseline_path, job.followup_path, protocol, job.station, db_url, now,
+                          mm_per_px)
+
+    def write() -> None:
+        with factory.begin() as session:
+            _store_pair(session, job, ok, payload, rules_fingerprint(protocol))
+    _retrying(write)
+    return ok, payload
 
 
 def _retrying(step: Callable[[], Any], attempts: int = 5) -> Any:

@@ -111,3 +111,50 @@ def test_streamlit_app_measures_a_trichoscopy_photo(tmp_path, protocol, monkeypa
     expected = measure_photo(root / "P001" / "baseline" / "tricho-vertex.jpg", protocol, mm_per_px=0.006247).to_json()
     assert values["hair_count"] == expected["hair_count"] > 0
     assert values["density_per_cm2"] == pytest.approx(expected["density_per_cm2"])
+
+
+def test_streamlit_compare_stores_the_result_and_shows_it_without_recomputing(tmp_path, protocol, monkeypatch):
+    from photostation.ledger import ComparisonRecord
+
+    root = tmp_path / "archive"
+    for visit in ("baseline", "month-6"):
+        (root / "P001" / visit).mkdir(parents=True)
+        shutil.copy(ROOT / "sample_images" / "P001" / visit / "tricho-vertex.jpg", root / "P001" / visit)
+    db = tmp_path / "ledger.db"
+    factory = open_ledger(str(db))
+    ingest_archive(root, factory, protocol, now=NOW)
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.radio(key="page").set_value("Compare").run()
+    assert not at.exception and "Not compared yet" in at.info[0].value
+    at.number_input(key="compare_scale").set_value(0.006247).run()
+    at.button(key="compare_run").click().run()
+    assert not at.exception
+    assert at.success and "Comparable (trichoscopy" in at.success[0].value
+    assert any("Density change:" in m.value for m in at.markdown)
+    assert not at.json  # the change in words, not a raw JSON dump
+    with factory() as session:
+        (record,) = session.query(ComparisonRecord).all()
+        computed = record.computed_at
+    # A new session shows the stored result: nothing is recomputed.
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    again.run()
+    again.radio(key="page").set_value("Compare").run()
+    assert not again.exception and again.success and "Comparable" in again.success[0].value
+    assert again.button(key="compare_run").label == "Compare again"
+    with factory() as session:
+        assert session.query(ComparisonRecord).one().computed_at == computed
+
+
+def test_streamlit_compare_of_a_pair_that_is_not_comparable_shows_no_figures(ledger, monkeypatch):
+    # The HDR pair: another shutter speed at month 6, and the photos are no scalp.
+    factory, db, _ = ledger
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.radio(key="page").set_value("Compare").run()
+    at.button(key="compare_run").click().run()
+    assert not at.exception
+    assert at.error and "Not comparable" in at.error[0].value
+    assert not at.dataframe and not at.success
