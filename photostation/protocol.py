@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -251,6 +252,26 @@ def _numbers(cls: type, table: dict[str, Any], where: str) -> Any:
 
 
 @dataclass(frozen=True)
+class ScaleRules:
+    """``[scale]``: the scales (mm per pixel of the file) a photo of each kind can have."""
+
+    trichoscopy_min_mm_per_px: float
+    trichoscopy_max_mm_per_px: float
+    global_min_mm_per_px: float
+    global_max_mm_per_px: float
+
+    def check(self, kind: str, mm_per_px: float) -> float:
+        """``mm_per_px`` when plausible for a ``kind`` view, else InputError (a typo such as 5
+        for 0.005 must not become a measurement)."""
+        low, high = ((self.trichoscopy_min_mm_per_px, self.trichoscopy_max_mm_per_px) if kind == "trichoscopy"
+                     else (self.global_min_mm_per_px, self.global_max_mm_per_px))
+        if not (math.isfinite(mm_per_px) and low <= mm_per_px <= high):
+            raise InputError(f"--mm-per-px {mm_per_px:g} is not a plausible scale of a {kind} photo "
+                             f"({low:g} to {high:g} mm per pixel, protocol [scale])")
+        return mm_per_px
+
+
+@dataclass(frozen=True)
 class DriftRules:
     """``[audit.drift]``: statistical process control of stations and operators."""
 
@@ -294,6 +315,8 @@ class Protocol:
     raw: dict[str, Any]
     audit: AuditRules | None = None
     """``[audit]`` (always set by :func:`parse_protocol`)."""
+    scale: ScaleRules | None = None
+    """``[scale]`` (always set by :func:`parse_protocol`)."""
 
     @property
     def baseline_label(self) -> str:
@@ -451,7 +474,17 @@ def parse_protocol(text: str, source: str = "<text>") -> Protocol:
                     schedule=tuple(sorted(schedule, key=lambda s: s.day)), timestamps=timestamps,
                     camera=camera, qa=_numbers(QaRules, raw["qa"], "qa"),
                     calibration=_calibration_rules(raw["calibration"]),
-                    compare=_compare_rules(raw), hash_algorithm=algorithm, raw=raw, audit=_audit_rules(raw["audit"]))
+                    compare=_compare_rules(raw), hash_algorithm=algorithm, raw=raw, audit=_audit_rules(raw["audit"]),
+                    scale=_scale_rules(raw["scale"]))
+
+
+def _scale_rules(table: dict[str, Any]) -> ScaleRules:
+    rules = _numbers(ScaleRules, table, "scale")
+    for kind in ("trichoscopy", "global"):
+        if not 0 < getattr(rules, f"{kind}_min_mm_per_px") < getattr(rules, f"{kind}_max_mm_per_px"):
+            raise InputError(f"protocol: 'scale.{kind}_min_mm_per_px' must be above 0 and below "
+                             f"'scale.{kind}_max_mm_per_px'")
+    return rules
 
 
 def _audit_rules(table: dict[str, Any]) -> AuditRules:

@@ -430,6 +430,9 @@ def compare_and_store(factory: sessionmaker[Session], baseline_id: int, followup
         if info is None or base is None or follow is None:
             raise InputError("the pair is not in the ledger: ingest the archive first")
         root = Path(info.value)
+        if mm_per_px is not None:  # refused before anything is computed or stored
+            protocol.scale.check("trichoscopy" if view_kind(follow.view, protocol) == "trichoscopy" else "global",
+                                 mm_per_px)
         job = PairJob(follow.id, base.id, str(root / base.relative_path), str(root / follow.relative_path),
                       base.digest, follow.digest, follow.station)
     ok, payload = _safely(compare_job, job.baseline_path, job.followup_path, protocol, job.station, db_url, now,

@@ -253,9 +253,7 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     factor = base_rgb.shape[1] / base_width
     scale_source = None
     if mm_per_px is not None:
-        if not (0 < mm_per_px < 10):
-            raise InputError("--mm-per-px must be a positive number of millimetres per pixel")
-        scale_source, base_scale = "--mm-per-px", mm_per_px
+        scale_source, base_scale = "--mm-per-px", protocol.scale.check(kind, mm_per_px)
     elif cal_b.mm_per_px is not None:
         scale_source, base_scale = ("card" if cal_b.source == "fitted" else "station profile"), cal_b.mm_per_px
     elif fallback_mm_per_px:

@@ -96,9 +96,7 @@ def _scale(rgb: np.ndarray, data: bytes, name: str, protocol: Protocol, mm_per_p
     from photostation.stations import select_profile
 
     if mm_per_px is not None:
-        if not (np.isfinite(mm_per_px) and mm_per_px > 0):
-            raise InputError("--mm-per-px must be a positive number of millimetres per pixel")
-        return mm_per_px, "--mm-per-px", None
+        return protocol.scale.check("trichoscopy" if close_up else "global", mm_per_px), "--mm-per-px", None
     metadata = read_metadata(data, name)
     profile = None
     if station and factory is not None:

@@ -347,3 +347,15 @@ def test_progress_bar_with_rate_on_a_terminal_only(tmp_path):
     text = shown.decode(errors="replace")
     assert "checking photos" in text and "comparing pairs" in text and "/s" in text
     assert "checking photos" not in done.stdout  # the summary on stdout stays clean
+
+
+def test_protocol_scale_ranges_are_checked():
+    from photostation.errors import InputError
+    from photostation.protocol import parse_protocol
+
+    rules = parse_protocol("").scale
+    assert rules.check("trichoscopy", 0.00277) == 0.00277  # a 70x USB microscope
+    with pytest.raises(InputError, match="not a plausible scale of a global photo"):
+        rules.check("global", 0.005)
+    with pytest.raises(InputError, match="scale.global_min_mm_per_px"):
+        parse_protocol("[scale]\nglobal_min_mm_per_px = 3.0\n")

@@ -22,7 +22,7 @@ from photostation.synthetic import (CrownHead, ExifFields, Lighting, Optics, Pos
                                     make_scalp_patch, render_crown, render_trichoscopy, write_jpeg)
 from photostation_cli.main import main
 
-from .conftest import NOW
+from .conftest import NOW, ROOT
 
 CET = dt.timezone(dt.timedelta(hours=1))
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=CET)
@@ -389,3 +389,15 @@ def test_compare_saves_measurements_on_the_follow_up(tmp_path, capsys, protocol)
                             ("coverage_pct", "%", "P002/month-6/vertex.jpg")]
     code = main(["compare", str(base), str(tmp_path / "elsewhere.jpg"), "--db", str(db), "--save"])
     assert code == 2
+
+
+@pytest.mark.parametrize("command, photo, scale", [
+    ("compare", "tricho-vertex", "5"), ("compare", "vertex", "0.001"), ("measure", "tricho-vertex", "0.5"),
+])
+def test_an_implausible_typed_scale_is_refused(capsys, command, photo, scale):
+    base = ROOT / "sample_images" / "P001" / "baseline" / f"{photo}.jpg"
+    follow = ROOT / "sample_images" / "P001" / "month-6" / f"{photo}.jpg"
+    paths = [str(base), str(follow)] if command == "compare" else [str(base)]
+    code = main([command, *paths, "--mm-per-px", scale])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a plausible scale" in err and err.count("\n") == 1

@@ -158,3 +158,25 @@ def test_streamlit_compare_of_a_pair_that_is_not_comparable_shows_no_figures(led
     assert not at.exception
     assert at.error and "Not comparable" in at.error[0].value
     assert not at.dataframe and not at.success
+
+
+def test_streamlit_compare_refuses_an_implausible_scale_and_stores_nothing(tmp_path, protocol, monkeypatch):
+    from photostation.ledger import ComparisonRecord
+
+    root = tmp_path / "archive"
+    for visit in ("baseline", "month-6"):
+        (root / "P001" / visit).mkdir(parents=True)
+        shutil.copy(ROOT / "sample_images" / "P001" / visit / "tricho-vertex.jpg", root / "P001" / visit)
+    db = tmp_path / "ledger.db"
+    factory = open_ledger(str(db))
+    ingest_archive(root, factory, protocol, now=NOW)
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.radio(key="page").set_value("Compare").run()
+    at.number_input(key="compare_scale").set_value(5.0).run()  # 5 mm per pixel: a typo for 0.005
+    at.button(key="compare_run").click().run()
+    assert not at.exception and "not a plausible scale" in at.error[0].value
+    assert not at.success
+    with factory() as session:
+        assert session.query(ComparisonRecord).count() == 0
