@@ -113,9 +113,9 @@ def test_streamlit_app_measures_a_trichoscopy_photo(tmp_path, protocol, monkeypa
     assert values["density_per_cm2"] == pytest.approx(expected["density_per_cm2"])
 
 
-def test_streamlit_compare_stores_the_result_and_shows_it_without_recomputing(tmp_path, protocol, monkeypatch):
-    from photostation.ledger import ComparisonRecord
-
+@pytest.fixture
+def tricho_pair_ledger(tmp_path, protocol, monkeypatch):
+    """A ledger of the sample P001 tricho-vertex pair, served to the app."""
     root = tmp_path / "archive"
     for visit in ("baseline", "month-6"):
         (root / "P001" / visit).mkdir(parents=True)
@@ -124,6 +124,13 @@ def test_streamlit_compare_stores_the_result_and_shows_it_without_recomputing(tm
     factory = open_ledger(str(db))
     ingest_archive(root, factory, protocol, now=NOW)
     monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    return factory
+
+
+def test_streamlit_compare_stores_the_result_and_shows_it_without_recomputing(tricho_pair_ledger):
+    from photostation.ledger import ComparisonRecord
+
+    factory = tricho_pair_ledger
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     at.radio(key="page").set_value("Compare").run()
@@ -160,17 +167,10 @@ def test_streamlit_compare_of_a_pair_that_is_not_comparable_shows_no_figures(led
     assert not at.dataframe and not at.success
 
 
-def test_streamlit_compare_refuses_an_implausible_scale_and_stores_nothing(tmp_path, protocol, monkeypatch):
+def test_streamlit_compare_refuses_an_implausible_scale_and_stores_nothing(tricho_pair_ledger):
     from photostation.ledger import ComparisonRecord
 
-    root = tmp_path / "archive"
-    for visit in ("baseline", "month-6"):
-        (root / "P001" / visit).mkdir(parents=True)
-        shutil.copy(ROOT / "sample_images" / "P001" / visit / "tricho-vertex.jpg", root / "P001" / visit)
-    db = tmp_path / "ledger.db"
-    factory = open_ledger(str(db))
-    ingest_archive(root, factory, protocol, now=NOW)
-    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    factory = tricho_pair_ledger
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     at.radio(key="page").set_value("Compare").run()
