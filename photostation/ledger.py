@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, create_engine, event, select)
+from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, create_engine, event, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -92,7 +92,14 @@ class CheckRecord(Base):
     """
 
     __tablename__ = "checks"
-    __table_args__ = (UniqueConstraint("photo_id", "visit_id", "scope", "name"),)
+    # One row per (subject, scope, name). A plain unique constraint over photo_id and visit_id
+    # never binds (one of them is always NULL, and NULLs differ), so two writers could double a
+    # check: partial unique indexes, one per kind of subject.
+    __table_args__ = (UniqueConstraint("photo_id", "visit_id", "scope", "name"),
+                      Index("checks_photo_scope_name", "photo_id", "scope", "name", unique=True,
+                            sqlite_where=text("photo_id IS NOT NULL"), postgresql_where=text("photo_id IS NOT NULL")),
+                      Index("checks_visit_scope_name", "visit_id", "scope", "name", unique=True,
+                            sqlite_where=text("visit_id IS NOT NULL"), postgresql_where=text("visit_id IS NOT NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
@@ -262,15 +269,26 @@ def open_ledger(url: str | None = None, *, create: bool = True) -> sessionmaker[
     for attempt in range(3):
         try:
             Base.metadata.create_all(engine)
+            _add_indexes(engine)
             break
         except (OperationalError, IntegrityError, ProgrammingError) as exc:
             # Two processes opening a new ledger at once: the other one created a table between
             # this one's look and its CREATE. Look again; the tables are there now.
-            text = str(exc.orig).splitlines()[0] if exc.orig else "unreachable"
-            if attempt < 2 and ("already exists" in text or "duplicate key" in text):
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "unreachable"
+            if attempt < 2 and ("already exists" in reason or "duplicate key" in reason):
                 continue
-            raise InputError(f"--db: cannot open the database {redact_url(resolved)} ({text})") from None
+            raise InputError(f"--db: cannot open the database {redact_url(resolved)} ({reason})") from None
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_indexes(engine: Engine) -> None:
+    """Indexes added after a ledger's tables were made (create_all makes them only with a new
+    table). A ledger that already holds duplicate checks keeps working without them."""
+    for index in CheckRecord.__table__.indexes:
+        try:
+            index.create(engine, checkfirst=True)
+        except IntegrityError:
+            pass
 
 
 def redact_url(url: str) -> str:

@@ -392,14 +392,18 @@ def run_audit(archive: str | Path, factory: sessionmaker[Session], protocol: Pro
         if on_progress:
             on_progress("photos", done["photos"], total_photos)
 
-    with factory.begin() as session:
-        if session.get(LedgerInfo, "baseline_label") is None:
-            session.add(LedgerInfo(key="baseline_label", value=protocol.baseline_label))
+    def claim_baseline_label() -> None:
+        with factory.begin() as session:
+            if session.get(LedgerInfo, "baseline_label") is None:
+                session.add(LedgerInfo(key="baseline_label", value=protocol.baseline_label))
+    # Each write that a second audit may race is retried: the second try finds the row.
+    _retrying(claim_baseline_label)
     report = _retrying(lambda: ingest_archive(root, factory, protocol, now=now, on_photo=photo_done,
                                               skip=_skip_checked(factory, fingerprint, protocol.hash_algorithm),
                                               run=runner))
-    _remember_checked(factory, fingerprint, [e.relative_path for e in scan_archive(root, protocol).photos
-                                             if e.relative_path not in report.changed_bytes])
+    checked = [e.relative_path for e in scan_archive(root, protocol).photos
+               if e.relative_path not in report.changed_bytes]
+    _retrying(lambda: _remember_checked(factory, fingerprint, checked))
 
     total, jobs = _pending_pairs(factory, root, fingerprint)
     db = factory.kw["bind"].url.render_as_string(hide_password=False)

@@ -359,3 +359,21 @@ def test_protocol_scale_ranges_are_checked():
         rules.check("global", 0.005)
     with pytest.raises(InputError, match="scale.global_min_mm_per_px"):
         parse_protocol("[scale]\nglobal_min_mm_per_px = 3.0\n")
+
+
+def test_a_check_cannot_be_stored_twice(tmp_path):
+    """photo_id/visit_id are never both set, so the old unique constraint never bound: two
+    writers could double a check. The partial unique indexes refuse the second row."""
+    from sqlalchemy.exc import IntegrityError
+
+    factory = open_ledger(str(tmp_path / "ledger.db"))
+    with factory.begin() as session:
+        visit = Visit(patient=Patient(code="P1"), label="baseline")
+        session.add(visit)
+        session.flush()
+        for _ in range(2):
+            session.add(CheckRecord(scope="visit", visit_id=visit.id, name="visit.views", status="pass",
+                                    value=None, limit=None, message=""))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
