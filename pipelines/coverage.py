@@ -171,6 +171,16 @@ def rule_skin(linear: np.ndarray, rules: SkinRules, lab: np.ndarray | None = Non
         (lightness > rules.min_lightness)
 
 
+def _fisher(xs: np.ndarray, xh: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fisher's discriminant of skin samples ``xs`` against hair samples ``xh``: the hair mean,
+    the direction (pooled within-class covariance) and the span, the squared Mahalanobis
+    distance of the two means."""
+    ms, mh = xs.mean(0), xh.mean(0)
+    within = 0.5 * (np.cov(xs.T) + np.cov(xh.T)) + 1e-9 * np.eye(3)
+    w = np.linalg.solve(within, ms - mh)
+    return mh, w, float((ms - mh) @ w)
+
+
 def skin_position(linear: np.ndarray, skin_seed: np.ndarray, hair_seed: np.ndarray,
                   min_separation: float = 0.0, max_samples: int = 50_000) -> np.ndarray | None:
     """Fisher discriminant score of every pixel in linear RGB, scaled so that the hair seeds'
@@ -184,10 +194,7 @@ def skin_position(linear: np.ndarray, skin_seed: np.ndarray, hair_seed: np.ndarr
         return flat[index[::max(1, len(index) // max_samples)]].astype(np.float64)
 
     xs, xh = samples(skin_seed), samples(hair_seed)
-    ms, mh = xs.mean(0), xh.mean(0)
-    within = 0.5 * (np.cov(xs.T) + np.cov(xh.T)) + 1e-9 * np.eye(3)
-    w = np.linalg.solve(within, ms - mh)
-    span = float((ms - mh) @ w)
+    mh, w, span = _fisher(xs, xh)
     if not np.isfinite(span) or span <= 0 or np.sqrt(span) < min_separation:
         return None
     w /= span
@@ -210,11 +217,14 @@ class SkinClassification:
     skin's hue, the answer is unsure), or ``None``."""
 
 
-def _seeds(skin: np.ndarray, rules: SkinRules, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The discriminant's seeds: rule skin and rule hair away from their boundary, in ``area``."""
+def _seeds(skin: np.ndarray, rules: SkinRules, area: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The discriminant's seeds: rule skin and rule hair away from their boundary, in ``area``;
+    None when either class has fewer than ``min_seed_share`` of the area (at least 10)."""
     kernel = np.ones((2 * rules.seed_erosion_px + 1,) * 2, np.uint8)
-    return (cv2.erode(skin.astype(np.uint8), kernel).astype(bool) & area,
-            cv2.erode((~skin).astype(np.uint8), kernel).astype(bool) & area)
+    skin_seed = cv2.erode(skin.astype(np.uint8), kernel).astype(bool) & area
+    hair_seed = cv2.erode((~skin).astype(np.uint8), kernel).astype(bool) & area
+    least = max(rules.min_seed_share * int(area.sum()), 10)
+    return None if skin_seed.sum() < least or hair_seed.sum() < least else (skin_seed, hair_seed)
 
 
 def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | None = None) -> SkinClassification:
@@ -228,11 +238,10 @@ def classify_skin(linear: np.ndarray, rules: SkinRules, region: np.ndarray | Non
     if rules.boundary_position <= 0:
         return SkinClassification(_open(skin), None, None)
     area = np.ones(skin.shape, bool) if region is None else region
-    skin_seed, hair_seed = _seeds(skin, rules, area)
-    least = max(rules.min_seed_share * int(area.sum()), 10)
-    if skin_seed.sum() < least or hair_seed.sum() < least:
+    seeds = _seeds(skin, rules, area)
+    if seeds is None:
         return SkinClassification(_open(skin), None, "seeds")
-    position = skin_position(linear, skin_seed, hair_seed, rules.min_separation)
+    position = skin_position(linear, *seeds, rules.min_separation)
     if position is None:
         return SkinClassification(_open(skin), None, "separation")
     # Dark pixels are hair or shadow, never visible scalp.
@@ -265,14 +274,11 @@ def seed_separation(linear: np.ndarray, rules: SkinRules, region: np.ndarray) ->
     """How far apart the fixed rule's skin and hair seeds are in ``region``: the Mahalanobis
     distance of their means in linear RGB (pooled within-class covariance); 0 when either class
     has too few seeds."""
-    skin_seed, hair_seed = _seeds(rule_skin(linear, rules), rules, region)
-    least = max(rules.min_seed_share * int(region.sum()), 10)
-    if skin_seed.sum() < least or hair_seed.sum() < least:
+    seeds = _seeds(rule_skin(linear, rules), rules, region)
+    if seeds is None:
         return 0.0
-    xs, xh = linear[skin_seed].astype(np.float64), linear[hair_seed].astype(np.float64)
-    within = 0.5 * (np.cov(xs.T) + np.cov(xh.T)) + 1e-9 * np.eye(3)
-    d = xs.mean(0) - xh.mean(0)
-    return float(np.sqrt(max(float(d @ np.linalg.solve(within, d)), 0.0)))
+    _, _, span = _fisher(*(linear[seed].astype(np.float64) for seed in seeds))
+    return float(np.sqrt(max(span, 0.0)))
 
 
 def choose_balance(images: list[np.ndarray], region: np.ndarray, rules: SkinRules,
