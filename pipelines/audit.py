@@ -37,11 +37,12 @@ from photostation.archive import PhotoEntry, scan_archive
 from photostation.errors import InputError
 from photostation.ingest import IngestReport, ingest_archive
 from photostation.ledger import (CheckRecord, ComparisonRecord, LedgerInfo, Patient, Photo, PhotoState,
-                                 StationProfile, Visit, store_checks)
+                                 store_checks)
 from photostation.measurements import store_comparison
 from photostation.protocol import Protocol
 from photostation.results import Check, worst
 from photostation.shot import view_kind
+from pipelines.audit_records import json_safe
 
 THUMBNAIL_SIDE_PX = 320
 
@@ -223,17 +224,17 @@ class AuditRun:
     workers: int
 
 
-def _pending_pairs(factory: sessionmaker[Session], root: Path, fingerprint: str) -> tuple[int, list[PairJob]]:
-    """Every follow-up photo with a readable, unmodified baseline photo of its view; those
-    whose stored comparison is missing or stale are returned to be compared."""
+def _pending_pairs(factory: sessionmaker[Session], root: Path, fingerprint: str,
+                   base_label: str) -> tuple[int, list[PairJob]]:
+    """Every follow-up photo with a readable, unmodified baseline photo of its view (the
+    ``base_label`` visit); those whose stored comparison is missing or stale are returned to
+    be compared."""
     jobs, total = [], 0
     with factory() as session:
         for patient in session.scalars(select(Patient).order_by(Patient.code)):
             visits = {v.label: v for v in patient.visits}
             labels = sorted(visits)
-            base_label = next((label for label in labels if label == "baseline"), None)
-            base_label = _baseline_label(session, visits) if base_label is None else base_label
-            if base_label is None:
+            if base_label not in visits:
                 continue
             base_photos = {p.view: p for p in visits[base_label].photos}
             for label in labels:
@@ -255,12 +256,6 @@ def _pending_pairs(factory: sessionmaker[Session], root: Path, fingerprint: str)
                     jobs.append(PairJob(photo.id, base.id, str(root / base.relative_path),
                                         str(root / photo.relative_path), base.digest, photo.digest, photo.station))
     return total, jobs
-
-
-def _baseline_label(session: Session, visits: dict[str, Visit]) -> str | None:
-    info = session.get(LedgerInfo, "baseline_label")
-    label = info.value if info is not None else None
-    return label if label in visits else None
 
 
 def _modified(session: Session, photo: Photo) -> bool:
@@ -306,7 +301,7 @@ def _store_pair(session: Session, job: PairJob, ok: bool, payload: Any, fingerpr
     else:
         data = payload["result"]
         values |= dict(kind=data["view"], comparable=bool(data["comparable"]), outcome=data["change"]["outcome"],
-                       error=None, result=_plain(data), thumbnail_baseline=payload["thumbnail_baseline"],
+                       error=None, result=json_safe(data), thumbnail_baseline=payload["thumbnail_baseline"],
                        thumbnail_followup=payload["thumbnail_followup"])
         checks = [Check(c["name"], c["status"], c.get("value"), c.get("limit"), c["message"])
                   for c in data["checks"]]
@@ -316,12 +311,6 @@ def _store_pair(session: Session, job: PairJob, ok: bool, payload: Any, fingerpr
     session.flush()
     statuses = session.scalars(select(CheckRecord.status).where(CheckRecord.photo_id == follow.id))
     follow.verdict = worst(statuses)
-
-
-def _plain(data: Any) -> Any:
-    """JSON-safe copy: non-finite numbers become None (PostgreSQL's JSON refuses NaN)."""
-    return json.loads(json.dumps(data, default=str, allow_nan=True).replace("NaN", "null")
-                      .replace("-Infinity", "null").replace("Infinity", "null"))
 
 
 def _skip_checked(factory: sessionmaker[Session], fingerprint: str, algorithm: str) -> Callable[[PhotoEntry], bool]:
@@ -384,7 +373,8 @@ def run_audit(archive: str | Path, factory: sessionmaker[Session], protocol: Pro
     now = now or dt.datetime.now(dt.timezone.utc)
     root = Path(archive).resolve()
     fingerprint = rules_fingerprint(protocol)
-    total_photos = len(scan_archive(root, protocol).photos)
+    entries = scan_archive(root, protocol).photos
+    total_photos = len(entries)
     done = {"photos": 0}
 
     def photo_done(_entry: PhotoEntry) -> None:
@@ -392,20 +382,14 @@ def run_audit(archive: str | Path, factory: sessionmaker[Session], protocol: Pro
         if on_progress:
             on_progress("photos", done["photos"], total_photos)
 
-    def claim_baseline_label() -> None:
-        with factory.begin() as session:
-            if session.get(LedgerInfo, "baseline_label") is None:
-                session.add(LedgerInfo(key="baseline_label", value=protocol.baseline_label))
     # Each write that a second audit may race is retried: the second try finds the row.
-    _retrying(claim_baseline_label)
     report = _retrying(lambda: ingest_archive(root, factory, protocol, now=now, on_photo=photo_done,
                                               skip=_skip_checked(factory, fingerprint, protocol.hash_algorithm),
                                               run=runner))
-    checked = [e.relative_path for e in scan_archive(root, protocol).photos
-               if e.relative_path not in report.changed_bytes]
+    checked = [e.relative_path for e in entries if e.relative_path not in report.changed_bytes]
     _retrying(lambda: _remember_checked(factory, fingerprint, checked))
 
-    total, jobs = _pending_pairs(factory, root, fingerprint)
+    total, jobs = _pending_pairs(factory, root, fingerprint, protocol.baseline_label)
     db = factory.kw["bind"].url.render_as_string(hide_password=False)
     arguments = [(job.baseline_path, job.followup_path, protocol, job.station, db_url and db, now) for job in jobs]
     failed: list[tuple[str, str]] = []
@@ -482,6 +466,3 @@ def lightness_to_ev(lightness: float | None) -> float | None:
         return None
     return math.log2(((lightness + 16.0) / 116.0) ** 3)
 
-
-def station_profiles(session: Session) -> set[str]:
-    return set(session.scalars(select(StationProfile.station)))

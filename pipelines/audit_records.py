@@ -3,11 +3,16 @@ what the month-6 report (:mod:`pipelines.audit_report`) presents. Frozen datacla
 behaviour: the audit fills them, the report and the exports read them.
 
 Patient codes only (pseudonymous archive folder names); never names, GPS, serials or owners.
+:func:`json_safe` gives any of them (or a ``compare --json`` object) as plain JSON data.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
 from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
 
 from pipelines.drift import ControlChart, DriftEvent
 
@@ -95,3 +100,42 @@ class AuditSummary:
     findings: tuple[Finding, ...]
     charts: tuple[ControlChart, ...]
     events: tuple[DriftEvent, ...]
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-ready copy: non-finite floats None, datetimes ISO 8601, tuples lists, no bytes."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return None
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return json_safe(record_fields(value))
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return json_safe(value.tolist())
+    return str(value)
+
+
+def record_fields(item: Any) -> dict[str, Any]:
+    """The fields of a record dataclass, by name (no deep copy, unlike ``asdict``)."""
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+
+
+def finite_number(value: Any) -> float | None:
+    """The value as a float, or None when it is missing or not finite."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -27,26 +27,26 @@ with :func:`os.replace`, so no file is ever half-written.
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
-import dataclasses
 import datetime as dt
 import functools
 import html
 import io
 import json
 import math
-import os
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import vl_convert
 
+from photostation.writing import write_atomic
 from pipelines.audit_records import AuditSummary, CheckRow, Finding, PairRow
+from pipelines.audit_records import finite_number as _finite
+from pipelines.audit_records import json_safe as _plain
+from pipelines.audit_records import record_fields as _record
 from pipelines.drift import ControlChart, DriftEvent
 
 REPORT_FILES = ("report.html", "pairs.csv", "checks.csv", "drift.csv", "audit.json")
@@ -113,14 +113,8 @@ def write_report(summary: AuditSummary, out_dir: Path) -> list[Path]:
         "audit.json": json.dumps(audit_record(summary), allow_nan=False, ensure_ascii=False,
                                  indent=2) + "\n",
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in REPORT_FILES:
-        path = out_dir / name
-        _write_atomic(path, texts[name])
-        paths.append(path)
-    return paths
+    return [write_atomic(Path(out_dir) / name, lambda handle, text=texts[name]: handle.write(text.encode("utf-8")))
+            for name in REPORT_FILES]
 
 
 def cohort_counts(pairs: Sequence[PairRow]) -> dict[str, int]:
@@ -249,52 +243,13 @@ def render_html(summary: AuditSummary) -> str:
 # --------------------------------------------------------------------------- values
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy: non-finite floats None, datetimes ISO 8601, tuples lists, no bytes."""
-    if value is None or isinstance(value, (bool, str, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return None
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(_record(value))
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    return str(value)
-
-
 def _json_text(value: Any) -> str:
     """Compact JSON text of a value (non-finite numbers null)."""
     return json.dumps(_plain(value), allow_nan=False, ensure_ascii=False)
 
 
-def _finite(value: Any) -> float | None:
-    """The value as a float, or None when it is missing or not finite."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _record(item: Any) -> dict[str, Any]:
-    """The fields of a record dataclass, by name (no deep copy, unlike ``asdict``)."""
-    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
 
 
 def _cohort_key(pair: PairRow) -> str:
@@ -397,22 +352,6 @@ def _event_csv_row(event: DriftEvent) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then move it into place."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 # --------------------------------------------------------------------------- charts

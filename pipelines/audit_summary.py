@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from photostation.ledger import CheckRecord, ComparisonRecord, Patient, Photo, StationProfile, Visit
 from photostation.protocol import Protocol
 from pipelines.audit import lightness_to_ev, photo_time
-from pipelines.audit_records import AuditSummary, CheckRow, Finding, PairRow
+from pipelines.audit_records import AuditSummary, CheckRow, Finding, PairRow, finite_number
 from pipelines.drift import ControlChart, Observation, SPCSettings, control_chart
 
 # check name -> (quantity, unit, transform of the stored value)
@@ -68,14 +68,6 @@ def settings_from(protocol: Protocol) -> SPCSettings:
                        ewma_lambda=d.ewma_lambda, ewma_sigma=d.ewma_sigma, shewhart_min_run=d.shewhart_min_run)
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _pair_row(record: ComparisonRecord, base: Photo, follow: Photo) -> PairRow:
     data = record.result or {}
     change = data.get("change") or {}
@@ -100,14 +92,14 @@ def _pair_row(record: ComparisonRecord, base: Photo, follow: Photo) -> PairRow:
         patient=follow.visit.patient.code, view=follow.view, baseline_visit=base.visit.label,
         followup_visit=follow.visit.label, baseline_photo=base.relative_path, followup_photo=follow.relative_path,
         kind=record.kind, comparable=bool(record.comparable), outcome=record.outcome, reasons=reasons, flags=flags,
-        density_baseline_per_cm2=_finite(b.get("density_per_cm2")),
-        density_followup_per_cm2=_finite(f.get("density_per_cm2")),
-        density_change_per_cm2=_finite(change.get("density_per_cm2")),
+        density_baseline_per_cm2=finite_number(b.get("density_per_cm2")),
+        density_followup_per_cm2=finite_number(f.get("density_per_cm2")),
+        density_change_per_cm2=finite_number(change.get("density_per_cm2")),
         density_ci95_per_cm2=interval("ci95_density_per_cm2"),
-        coverage_baseline_pct=_finite(b.get("coverage_pct")), coverage_followup_pct=_finite(f.get("coverage_pct")),
-        coverage_change_pts=_finite(change.get("coverage_pct_points")),
+        coverage_baseline_pct=finite_number(b.get("coverage_pct")), coverage_followup_pct=finite_number(f.get("coverage_pct")),
+        coverage_change_pts=finite_number(change.get("coverage_pct_points")),
         coverage_ci95_pts=interval("ci95_coverage_pct_points"),
-        mm_per_px=_finite(scale.get("mm_per_px")), scale_source=scale.get("source"),
+        mm_per_px=finite_number(scale.get("mm_per_px")), scale_source=scale.get("source"),
         thumbnails={k: v for k, v in (("baseline", record.thumbnail_baseline),
                                       ("followup", record.thumbnail_followup)) if v})
 

@@ -319,7 +319,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(summary, tmp_path, 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(audit_report.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_report(dataclasses.replace(summary, protocol="other"), tmp_path)
     assert sorted(os.listdir(tmp_path)) == sorted(REPORT_FILES)
