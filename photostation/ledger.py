@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint, create_engine, event, select, text)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from photostation.errors import InputError
@@ -203,6 +203,97 @@ class ComparisonRecord(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
+class ComparisonHairs(Base):
+    """The per-hair lists of a stored comparison (``compare --json``'s ``baseline.hairs`` and
+    ``followup.hairs``: root in each file's pixels and match status), for the review app's
+    overlay and corrections. Kept apart so that the comparisons table stays small."""
+
+    __tablename__ = "comparison_hairs"
+    followup_photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    baseline_digest: Mapped[str] = mapped_column(String(128))
+    followup_digest: Mapped[str] = mapped_column(String(128))
+    baseline: Mapped[Any] = mapped_column(JSON)
+    followup: Mapped[Any] = mapped_column(JSON)
+
+
+class HairCorrection(Base):
+    """A clinician's correction of a comparison's hair counts: hairs removed (false) and added
+    (missed) on each photo, and the figures recomputed from them. Append-only: the newest row
+    of a pair whose digests match its stored comparison is the one in force; the automatic
+    figures stay in ``comparisons``."""
+
+    __tablename__ = "hair_corrections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    followup_photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    baseline_digest: Mapped[str] = mapped_column(String(128))
+    followup_digest: Mapped[str] = mapped_column(String(128))
+    edits: Mapped[Any] = mapped_column(JSON)
+    """``{"baseline": {"removed": [hair index, ...], "added": [[x, y], ...]}, "followup": {...}}``,
+    indexes into the stored hair lists, points in each file's pixels."""
+    result: Mapped[Any] = mapped_column(JSON)
+    """The corrected counts, densities and change with its interval and outcome."""
+    reviewer: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class SignOff(Base):
+    """A clinician's sign-off of a comparison, with a note: what was signed (the automatic or the
+    corrected figures) is copied in, so a later re-comparison cannot change it. Append-only."""
+
+    __tablename__ = "signoffs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    followup_photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    baseline_digest: Mapped[str] = mapped_column(String(128))
+    followup_digest: Mapped[str] = mapped_column(String(128))
+    correction_id: Mapped[int | None] = mapped_column(ForeignKey("hair_corrections.id"))
+    figures: Mapped[Any] = mapped_column(JSON)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class FlagResolution(Base):
+    """An auditor's resolution of a flag (a warn/fail check of a photo or visit) with a note.
+    It holds while the check still says what it said when resolved (same status and message);
+    a check that changes is open again. Append-only."""
+
+    __tablename__ = "flag_resolutions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class CaptureRecord(Base):
+    """A shot checked at the station and the photographer's decision on it (accept or retake).
+    An accepted shot is written into the archive and ingested (``photo_id``); a retaken one
+    keeps only its fingerprint, verdict and reasons."""
+
+    __tablename__ = "captures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient: Mapped[str] = mapped_column(String(64))
+    visit: Mapped[str] = mapped_column(String(64))
+    view: Mapped[str] = mapped_column(String(64))
+    operator: Mapped[str] = mapped_column(String(200))
+    station: Mapped[str | None] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[Any] = mapped_column(JSON)
+    """The warn/fail checks: ``[{"name", "status", "message"}]``."""
+    digest: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
 class PhotoState(Base):
     """Which rules a photo was last checked with: an audit re-run skips a photo whose bytes
     and rules are unchanged."""
@@ -265,13 +356,15 @@ def open_ledger(url: str | None = None, *, create: bool = True) -> sessionmaker[
             raise InputError(f"--db: folder of the SQLite file does not exist: {Path(database).parent}")
         if database and database != ":memory:" and not create and not Path(database).is_file():
             raise InputError(f"no ledger at {database}: run 'photostation ingest ARCHIVE' first")
+        if database and database != ":memory:" and Path(database).is_file():
+            _check_sqlite_file(Path(database))
         event.listen(engine, "connect", _sqlite_pragmas)
     for attempt in range(3):
         try:
             Base.metadata.create_all(engine)
             _add_indexes(engine)
             break
-        except (OperationalError, IntegrityError, ProgrammingError) as exc:
+        except DatabaseError as exc:  # operational, integrity, programming, corrupt file
             # Two processes opening a new ledger at once: the other one created a table between
             # this one's look and its CREATE. Look again; the tables are there now.
             reason = str(exc.orig).splitlines()[0] if exc.orig else "unreachable"
@@ -279,6 +372,35 @@ def open_ledger(url: str | None = None, *, create: bool = True) -> sessionmaker[
                 continue
             raise InputError(f"--db: cannot open the database {redact_url(resolved)} ({reason})") from None
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse, before anything is written, a file that is not an SQLite database or is another
+    program's database (no photostation table in it, but others): opening it would add our
+    tables to it and switch it to WAL. Read-only look; an empty file is a new ledger."""
+    import sqlite3
+
+    if path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(16)
+    except OSError as exc:
+        raise InputError(f"--db: cannot read the ledger file {path} ({exc.strerror})") from None
+    if header != b"SQLite format 3\x00":
+        raise InputError(f"--db: {path} is not a database file (not SQLite): give the photostation ledger")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"--db: {path} cannot be read as a database ({exc})") from None
+    ours = set(Base.metadata.tables)
+    if tables and not tables & ours:
+        raise InputError(f"--db: {path} is another program's database (no photostation tables): "
+                         "give the photostation ledger")
 
 
 def _add_indexes(engine: Engine) -> None:

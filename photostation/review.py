@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from photostation.errors import InputError
-from photostation.ledger import CheckRecord, ComparisonRecord, LedgerInfo, Patient, Photo, Review, Visit
+from photostation.ledger import (CheckRecord, ComparisonRecord, HairCorrection, LedgerInfo, Patient, Photo, Review,
+                                 SignOff, Visit)
 from photostation.results import worst
 
 ROLES = ("photographer", "clinician", "auditor")
@@ -62,6 +63,8 @@ class PhotoDetail:
     metadata: dict[str, Any]
     checks: tuple[CheckRow, ...]
     reviews: tuple[ReviewRow, ...]
+    size_px: tuple[int, int] | None = None
+    """(width, height) of the file as ingested."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ def photo_detail(factory: sessionmaker[Session], photo_id: int) -> PhotoDetail:
         return PhotoDetail(photo.id, photo.visit.patient.code, photo.visit.label, photo.view, photo.relative_path,
                            photo.verdict, dict(photo.metadata_json),
                            tuple(CheckRow(c.scope, c.name, c.status, c.value, c.limit, c.message) for c in checks),
-                           tuple(ReviewRow(r.reviewer, r.role, r.decision, r.comment, r.reviewed_at) for r in reviews))
+                           tuple(ReviewRow(r.reviewer, r.role, r.decision, r.comment, r.reviewed_at) for r in reviews),
+                           (photo.width, photo.height) if photo.width and photo.height else None)
 
 
 def open_flags(factory: sessionmaker[Session]) -> list[Flag]:
@@ -228,3 +232,113 @@ def comparable_pairs(factory: sessionmaker[Session], patient: str) -> list[Compa
     pairs = [ComparablePair(patient, view, root / baselines[view][0], root / path, label, baselines[view][1], pid)
              for view, path, label, pid in photos if label != "baseline" and view in baselines]
     return sorted(pairs, key=lambda p: (p.followup_visit, p.view))
+
+
+@dataclass(frozen=True)
+class SignOffRow:
+    """A clinician's sign-off of a comparison: the figures signed are a copy, kept as signed."""
+
+    id: int
+    reviewer: str
+    role: str
+    note: str | None
+    figures: dict[str, Any]
+    correction_id: int | None
+    signed_at: dt.datetime
+    current: bool
+    """False when either photo changed since it was signed."""
+
+
+SIGNING_ROLES = ("clinician", "auditor")
+
+
+def sign_off(factory: sessionmaker[Session], followup_id: int, reviewer: str, role: str, note: str | None = None,
+             correction_id: int | None = None) -> SignOffRow:
+    """Sign off the stored comparison of a follow-up photo (appended to the review trail).
+
+    Parameters
+    ----------
+    followup_id : int
+        The follow-up photo whose stored comparison is signed.
+    reviewer : str
+        Staff initials or ID (not a patient's name).
+    role : {"clinician", "auditor"}
+    note : str, optional
+    correction_id : int, optional
+        The hair correction in force whose figures are signed instead of the automatic ones.
+
+    Returns
+    -------
+    SignOffRow
+
+    Raises
+    ------
+    InputError
+        No stored comparison, or it is older than a photo's bytes (compare again first), or
+        the correction is not this pair's.
+    """
+    reviewer = (reviewer or "").strip()
+    if not reviewer or len(reviewer) > 200:
+        raise InputError("reviewer: give staff initials or an ID (1-200 characters)")
+    if role not in SIGNING_ROLES:
+        raise InputError(f"role must be one of {', '.join(SIGNING_ROLES)}")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > 2000:
+        raise InputError("note: at most 2000 characters")
+    with factory.begin() as session:
+        record = session.scalar(select(ComparisonRecord).where(ComparisonRecord.followup_photo_id == followup_id))
+        if record is None or record.result is None:
+            raise InputError("nothing to sign: this pair has no stored comparison (press Compare first)")
+        base, follow = session.get(Photo, record.baseline_photo_id), session.get(Photo, followup_id)
+        if base.digest != record.baseline_digest or follow.digest != record.followup_digest:
+            raise InputError("a photo changed since this comparison was stored: compare again before signing")
+        data = record.result
+        figures = {"comparable": data["comparable"], "view": data["view"], "outcome": data["change"]["outcome"],
+                   "density_change_per_cm2": data["change"]["density_per_cm2"],
+                   "ci95_density_per_cm2": data["change"]["ci95_density_per_cm2"],
+                   "coverage_change_pct_points": data["change"]["coverage_pct_points"],
+                   "ci95_coverage_pct_points": data["change"]["ci95_coverage_pct_points"],
+                   "baseline_hair_count": data["baseline"]["hair_count"],
+                   "followup_hair_count": data["followup"]["hair_count"], "flags": list(data["flags"]),
+                   "computed_at": record.computed_at.isoformat(), "figures": "automatic"}
+        if correction_id is not None:
+            correction = session.get(HairCorrection, correction_id)
+            if (correction is None or correction.followup_photo_id != followup_id
+                    or correction.baseline_digest != record.baseline_digest
+                    or correction.followup_digest != record.followup_digest):
+                raise InputError("that correction is not of this comparison")
+            figures |= {"figures": "corrected", "corrected": correction.result}
+        row = SignOff(followup_photo_id=followup_id, baseline_digest=record.baseline_digest,
+                      followup_digest=record.followup_digest, correction_id=correction_id, figures=figures,
+                      reviewer=reviewer, role=role, note=note)
+        session.add(row)
+        session.flush()
+        return SignOffRow(row.id, row.reviewer, row.role, row.note, row.figures, row.correction_id, row.signed_at,
+                          True)
+
+
+def sign_offs(factory: sessionmaker[Session], followup_id: int) -> list[SignOffRow]:
+    """Every sign-off of a follow-up photo's comparisons, oldest first."""
+    with factory() as session:
+        follow = session.get(Photo, followup_id)
+        record = session.scalar(select(ComparisonRecord).where(ComparisonRecord.followup_photo_id == followup_id))
+        base = session.get(Photo, record.baseline_photo_id) if record is not None else None
+        rows = session.scalars(select(SignOff).where(SignOff.followup_photo_id == followup_id)
+                               .order_by(SignOff.signed_at, SignOff.id))
+        return [SignOffRow(r.id, r.reviewer, r.role, r.note, r.figures, r.correction_id, r.signed_at,
+                           follow is not None and base is not None and r.followup_digest == follow.digest
+                           and r.baseline_digest == base.digest) for r in rows]
+
+
+def ledger_stamp(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    """A cheap fingerprint of the ledger's contents (row counts and newest writes), so a reader
+    can cache what it derives from the ledger until something is written."""
+    from sqlalchemy import func
+
+    with factory() as session:
+        return tuple(session.execute(select(
+            select(func.count(Photo.id)).scalar_subquery(), select(func.max(Photo.ingested_at)).scalar_subquery(),
+            select(func.count(CheckRecord.id)).scalar_subquery(),
+            select(func.max(CheckRecord.checked_at)).scalar_subquery(),
+            select(func.count(ComparisonRecord.id)).scalar_subquery(),
+            select(func.max(ComparisonRecord.computed_at)).scalar_subquery())).one())
