@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from photostation.archive import PhotoEntry, scan_archive
 from photostation.errors import InputError
 from photostation.ingest import IngestReport, ingest_archive
-from photostation.ledger import (CheckRecord, ComparisonRecord, LedgerInfo, Patient, Photo, PhotoState,
-                                 store_checks)
+from photostation.ledger import (CheckRecord, ComparisonHairs, ComparisonRecord, LedgerInfo, Patient, Photo,
+                                 PhotoState, store_checks)
 from photostation.measurements import store_comparison
 from photostation.protocol import Protocol
 from photostation.results import Check, worst
@@ -180,7 +180,8 @@ def _thumbnail(linear: np.ndarray | None) -> bytes | None:
 def compare_job(baseline: str, followup: str, protocol: Protocol, station: str | None, db_url: str | None,
                 now: dt.datetime, mm_per_px: float | None = None) -> dict[str, Any]:
     """One follow-up against its baseline (:func:`pipelines.compare.compare_pair`) as plain
-    data: the ``compare --json`` object without the per-hair lists, and two thumbnails."""
+    data: the ``compare --json`` object without the per-hair lists, the per-hair lists apart
+    (``hairs``), and two thumbnails."""
     from photostation.ledger import open_ledger
     from pipelines.compare import compare_pair
 
@@ -191,9 +192,8 @@ def compare_job(baseline: str, followup: str, protocol: Protocol, station: str |
     if factory is not None:
         factory.kw["bind"].dispose()
     data = result.to_json()
-    data["baseline"].pop("hairs", None)
-    data["followup"].pop("hairs", None)
-    return {"result": data, "thumbnail_baseline": _thumbnail(result.images.get("baseline")),
+    hairs = {"baseline": data["baseline"].pop("hairs", []), "followup": data["followup"].pop("hairs", [])}
+    return {"result": data, "hairs": hairs, "thumbnail_baseline": _thumbnail(result.images.get("baseline")),
             "thumbnail_followup": _thumbnail(result.images.get("registered_followup"))}
 
 
@@ -264,24 +264,24 @@ def _modified(session: Session, photo: Photo) -> bool:
         CheckRecord.status == "fail")) is not None
 
 
-def _upsert_comparison(session: Session, values: dict[str, Any]) -> None:
-    """Insert or replace the comparison of one follow-up photo, safely against a second
-    audit writing the same row (the database resolves the race, not this process)."""
+def _upsert_comparison(session: Session, values: dict[str, Any], table: type = ComparisonRecord) -> None:
+    """Insert or replace the comparison (or its hair lists) of one follow-up photo, safely
+    against a second audit writing the same row (the database resolves the race, not this
+    process)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - other databases: read, then write
-        row = session.scalar(select(ComparisonRecord).where(
-            ComparisonRecord.followup_photo_id == values["followup_photo_id"]))
+        row = session.scalar(select(table).where(table.followup_photo_id == values["followup_photo_id"]))
         if row is None:
-            session.add(ComparisonRecord(**values))
+            session.add(table(**values))
         else:
             for key, value in values.items():
                 setattr(row, key, value)
         return
-    statement = insert(ComparisonRecord).values(**values)
+    statement = insert(table).values(**values)
     update = {k: statement.excluded[k] for k in values if k != "followup_photo_id"}
     session.execute(statement.on_conflict_do_update(index_elements=["followup_photo_id"], set_=update))
 
@@ -307,6 +307,10 @@ def _store_pair(session: Session, job: PairJob, ok: bool, payload: Any, fingerpr
                   for c in data["checks"]]
         store_comparison(session, base, follow, data)
     _upsert_comparison(session, values)
+    hairs = payload.get("hairs") if ok else None
+    _upsert_comparison(session, dict(followup_photo_id=follow.id, baseline_digest=base.digest,
+                                     followup_digest=follow.digest, baseline=json_safe((hairs or {}).get("baseline", [])),
+                                     followup=json_safe((hairs or {}).get("followup", []))), ComparisonHairs)
     store_checks(session, checks, "compare", photo_id=follow.id)
     session.flush()
     statuses = session.scalars(select(CheckRecord.status).where(CheckRecord.photo_id == follow.id))
