@@ -1,4 +1,4 @@
-"""Dependencies point one way: calibration <- photostation <- pipelines <- CLI and app."""
+"""Dependencies point one way: calibration <- photostation <- pipelines <- CLI and app (app.py, app_pages/)."""
 from __future__ import annotations
 
 import ast
@@ -10,9 +10,9 @@ from .conftest import ROOT
 
 # package -> packages of this project it must not import
 FORBIDDEN = {
-    "calibration": {"photostation", "pipelines", "photostation_cli", "app", "streamlit", "sqlalchemy"},
-    "photostation": {"pipelines", "photostation_cli", "app", "streamlit"},
-    "pipelines": {"photostation_cli", "app", "streamlit"},
+    "calibration": {"photostation", "pipelines", "photostation_cli", "app", "app_pages", "streamlit", "sqlalchemy"},
+    "photostation": {"pipelines", "photostation_cli", "app", "app_pages", "streamlit"},
+    "pipelines": {"photostation_cli", "app", "app_pages", "streamlit"},
 }
 
 
