@@ -116,11 +116,12 @@ with st.expander(f"All {len(checked.checks)} checks"):
 ghost_tab, shot_tab = st.tabs(["Ghost of the baseline over the shot", "The shot"])
 with ghost_tab:
     if checked.ghost is not None:
-        st.image(checked.ghost, width="stretch", caption=f"the baseline over the new shot; {GHOST_LEGEND}: line them up")
+        st.image(checked.ghost, width="stretch", output_format="JPEG",
+                 caption=f"the baseline over the new shot; {GHOST_LEGEND}: line them up")
     else:
         st.info("No baseline photo of this view yet: no ghost to line up with.")
 with shot_tab:
-    st.image(checked.preview, width="stretch")
+    st.image(checked.preview, width="stretch", output_format="JPEG")
 
 accept, retake = st.columns(2)
 decision = None

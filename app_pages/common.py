@@ -103,7 +103,8 @@ def show_photo(path: Path | None, caption: str) -> None:
         st.warning(f"photo file not found: {caption}")
         return
     try:
-        st.image(screen_image(str(path), path.stat().st_mtime), caption=caption, width="stretch")
+        st.image(screen_image(str(path), path.stat().st_mtime), caption=caption, width="stretch",
+                 output_format="JPEG")
     except InputError as exc:
         st.error(str(exc))
 

@@ -83,7 +83,8 @@ def _figures(data: dict[str, Any], stored: review.StoredComparison, correction) 
         fixed = correction.result
         low, high = fixed["ci95_density_per_cm2"]
         st.info(f"Corrected by {correction.reviewer} ({correction.role}) on {correction.created_at:%Y-%m-%d %H:%M} "
-                f"UTC: baseline {fixed['baseline_hair_count']} hairs (automatic {fixed['automatic']['baseline_hair_count']}), "
+                f"UTC: baseline {fixed['baseline_hair_count']} hairs "
+                f"(automatic {fixed['automatic']['baseline_hair_count']}), "
                 f"follow-up {fixed['followup_hair_count']} (automatic {fixed['automatic']['followup_hair_count']}); "
                 f"density change {fixed['density_change_per_cm2']:+.1f} hairs/cm² (95 % interval {low:+.1f} to "
                 f"{high:+.1f}); outcome: {OUTCOME_WORDS.get(fixed['outcome'], fixed['outcome'])}")
@@ -128,12 +129,13 @@ def _photos_side_by_side(factory, pair: review.ComparablePair, *, registered: bo
     if images is None:
         return
     left, right = st.columns(2)
-    left.image(images["baseline"], caption="baseline", width="stretch")
+    left.image(images["baseline"], caption="baseline", width="stretch", output_format="JPEG")
     if registered and "registered" in images:
         right.image(images["registered"], caption=f"{pair.followup_visit}, registered onto the baseline",
-                    width="stretch")
+                    width="stretch", output_format="JPEG")
     else:
-        right.image(images["followup"], caption=f"{pair.followup_visit} (as taken)", width="stretch")
+        right.image(images["followup"], caption=f"{pair.followup_visit} (as taken)", width="stretch",
+                    output_format="JPEG")
 
 
 def _wipe(images: dict[str, np.ndarray] | None) -> None:
@@ -143,7 +145,7 @@ def _wipe(images: dict[str, np.ndarray] | None) -> None:
     from pipelines.pair_views import wipe
 
     position = st.slider("Wipe: baseline on the left, follow-up on the right", 0.0, 1.0, 0.5, 0.01, key="wipe_at")
-    st.image(wipe(images["baseline"], images["registered"], position), width="stretch")
+    st.image(wipe(images["baseline"], images["registered"], position), width="stretch", output_format="JPEG")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -169,7 +171,7 @@ def _blend(images: dict[str, np.ndarray] | None) -> None:
     from pipelines.pair_views import blend
 
     alpha = st.slider("Blend: share of the follow-up", 0.0, 1.0, 0.5, 0.05, key="blend_alpha")
-    st.image(blend(images["baseline"], images["registered"], alpha), width="stretch")
+    st.image(blend(images["baseline"], images["registered"], alpha), width="stretch", output_format="JPEG")
 
 
 def _stored_hairs(factory, pair: review.ComparablePair):
