@@ -14,6 +14,10 @@ import streamlit as st
 
 st.set_page_config(page_title="photostation", layout="wide")
 
+from app_pages.common import require_login  # noqa: E402  (after the page configuration)
+
+require_login()
+
 pages = [
     st.Page("app_pages/visits.py", title="Visits", url_path="visits", default=True),
     st.Page("app_pages/capture.py", title="Capture", url_path="capture"),

@@ -4,11 +4,9 @@ note, the cohort summary, and the report to download. Read from the ledger that
 ``photostation audit`` (or ingest and the Compare page) filled."""
 from __future__ import annotations
 
-import datetime as dt
-
 import streamlit as st
 
-from app_pages.common import STATUS_WORD, ledger, protocol
+from app_pages.common import STATUS_WORD, identity_input, ledger, protocol
 from photostation import review
 from photostation.errors import InputError
 
@@ -74,7 +72,7 @@ with flags_tab:
             st.text(f"resolved by {row.resolved_by} on {row.resolved_at:%Y-%m-%d %H:%M}: {row.resolution_note}")
         else:
             with st.form("resolve"):
-                reviewer = st.text_input("Your initials or staff ID", key="resolve_reviewer")
+                reviewer = identity_input("Your initials or staff ID", key="resolve_reviewer")
                 note = st.text_area("Why it is resolved (no patient names)", key="resolve_note")
                 if st.form_submit_button("Resolve this finding"):
                     try:

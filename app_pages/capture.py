@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import STATUS_WORD, kept_choice, ledger, protocol
+from app_pages.common import STATUS_WORD, identity_input, kept_choice, ledger, protocol, signed_in_name
 from photostation import review
 from photostation.capture import GHOST_LEGEND, check_shot, record_capture, watched_shots
 from photostation.errors import InputError
@@ -30,9 +30,12 @@ visits = review.list_visits(factory)
 known_patients = sorted({v.patient for v in visits})
 stations = sorted({v.station for v in visits if v.station})
 who, where = st.columns(2)
-operator = who.text_input("Operator (your initials or staff ID)", value=st.session_state.get("kept:operator", ""),
-                          key="capture_operator")
-st.session_state["kept:operator"] = operator
+if signed_in_name() is not None:
+    operator = identity_input("Operator", key="capture_operator", where=who)
+else:
+    operator = who.text_input("Operator (your initials or staff ID)", value=st.session_state.get("kept:operator", ""),
+                              key="capture_operator")
+    st.session_state["kept:operator"] = operator
 station = where.selectbox("Station", stations + ["(not listed)"], key="capture_station") if stations else None
 if station == "(not listed)":
     station = None

@@ -84,14 +84,6 @@ def kept_choice(label: str, options: Sequence[Any], *, param: str, key: str,
     return choice
 
 
-def forget(*params: str) -> None:
-    """Drop choices that no longer apply (e.g. the visit when the patient changes)."""
-    for param in params:
-        st.session_state.pop(f"kept:{param}", None)
-        if param in st.query_params:
-            del st.query_params[param]
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def screen_image(path: str, modified: float) -> Any:
     """A photo decoded at screen resolution (cached per file version)."""
@@ -124,3 +116,38 @@ def to_screen(rgb: Any) -> Any:
     if factor >= 1:
         return rgb
     return cv2.resize(rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+
+
+def signed_in_name() -> str | None:
+    """Who is signed in through the clinic's login (Streamlit's OIDC ``st.login``), or None
+    when the app runs without one (then people type their initials)."""
+    try:
+        if st.user.get("is_logged_in"):
+            return str(st.user.get("email") or st.user.get("name") or "").strip() or None
+    except (AttributeError, KeyError, RuntimeError):
+        return None
+    return None
+
+
+def identity_input(label: str, key: str, *, where: Any = None) -> str:
+    """The reviewer's or operator's identity: taken from the login when there is one (and not
+    editable), else typed."""
+    where = where or st
+    name = signed_in_name()
+    if name is not None:
+        where.text_input(label, value=name, disabled=True, key=key, help="from the clinic's login")
+        return name
+    return where.text_input(label, key=key)
+
+
+def require_login() -> None:
+    """When the clinic configured a login (``[auth]`` in ``.streamlit/secrets.toml``), nobody
+    sees a page before signing in."""
+    try:
+        configured = "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: no login configured
+        configured = False
+    if configured and not st.user.get("is_logged_in"):
+        st.title("photostation")
+        st.button("Sign in with the clinic's account", on_click=st.login, type="primary")
+        st.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import OUTCOME_WORDS, figure, forget, kept_choice, ledger, protocol, screen_image
+from app_pages.common import kept_choice, ledger, protocol
 from photostation import review
 from photostation.errors import InputError
 from photostation.ledger import database_url

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from app_pages.common import OUTCOME_WORDS, figure, screen_image
+from app_pages.common import OUTCOME_WORDS, figure, identity_input, screen_image
 from photostation import review
 from photostation.errors import InputError
 from photostation.protocol import Protocol
@@ -235,7 +235,7 @@ def _hairs(factory, pair: review.ComparablePair, data: dict[str, Any], hairs, im
         st.rerun()
     st.caption(f"this photo: {len(edits[side]['removed'])} removed, {len(edits[side]['added'])} added")
     with st.form("save_correction"):
-        reviewer = st.text_input("Your initials or staff ID", key="correction_reviewer")
+        reviewer = identity_input("Your initials or staff ID", key="correction_reviewer")
         role = st.selectbox("Role", ("clinician", "auditor"), key="correction_role")
         if st.form_submit_button("Save the corrected count"):
             try:
@@ -258,7 +258,7 @@ def _sign_off(factory, pair: review.ComparablePair, stored: review.StoredCompari
         st.caption("Compare again before signing: a photo changed since this comparison was stored.")
     else:
         with st.form("sign_off"):
-            reviewer = st.text_input("Your initials or staff ID", key="signoff_reviewer")
+            reviewer = identity_input("Your initials or staff ID", key="signoff_reviewer")
             role = st.selectbox("Role", review.SIGNING_ROLES, key="signoff_role")
             use_correction = False
             if correction is not None:

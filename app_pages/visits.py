@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import STATUS_WORD, forget, kept_choice, ledger, protocol, show_photo
+from app_pages.common import STATUS_WORD, identity_input, kept_choice, ledger, protocol, show_photo
 from photostation import review
 from photostation.errors import InputError
 
@@ -61,7 +61,7 @@ with right:
     st.caption(" · ".join(str(meta.get(k)) for k in ("captured_at", "make", "model") if meta.get(k)))
     with st.form("review"):
         st.markdown("**Review**")
-        reviewer = st.text_input("Your initials or staff ID", key="reviewer")
+        reviewer = identity_input("Your initials or staff ID", key="reviewer")
         role = st.selectbox("Role", review.ROLES, key="role")
         decision = st.selectbox("Decision", review.DECISIONS, key="decision")
         comment = st.text_area("Comment (no patient names)", key="comment")

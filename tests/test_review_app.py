@@ -470,3 +470,31 @@ def _is_docstring(tree, node) -> bool:
             if owner.body and owner.body[0] is node:
                 return True
     return False
+
+
+def test_reviewer_identity_comes_from_the_clinic_login(ledger, monkeypatch):
+    """With the clinic's login (Streamlit OIDC), the reviewer is who signed in, not typed."""
+    from app_pages import common
+
+    factory, db, _ = ledger
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    monkeypatch.setattr(common, "signed_in_name", lambda: "dr.lee@clinic.example")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    field = at.text_input(key="reviewer")
+    assert field.value == "dr.lee@clinic.example" and field.disabled
+    at.button[0].click().run()
+    assert not at.exception and "by dr.lee@clinic.example" in at.success[0].value
+
+
+def test_with_a_login_configured_nothing_is_shown_before_signing_in(ledger, monkeypatch):
+    factory, db, _ = ledger
+    monkeypatch.setenv("PHOTOSTATION_DB", f"sqlite:///{db}")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "photostation", "client_secret": "s",
+                          "server_metadata_url": "https://login.clinic.example/.well-known/openid-configuration"}
+    at.run()
+    assert not at.exception
+    assert at.button[0].label == "Sign in with the clinic's account"
+    assert not at.dataframe and not at.selectbox  # no patient, visit or photo before signing in
