@@ -23,6 +23,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from photostation import trail
 from photostation.archive import validate_label, validate_patient
 from photostation.errors import InputError
 from photostation.imaging import decode, read_header
@@ -470,12 +471,19 @@ def record_capture(factory: sessionmaker[Session], shot: ShotCheck, data: bytes,
     if decision == "accept":
         photo_id, relative = _accept(factory, shot, data, protocol, now)
     reasons = [{"name": r.name, "status": r.status, "message": r.message} for r in shot.checks if r.status != "pass"]
-    record = CaptureRecord(patient=shot.patient, visit=shot.visit, view=shot.view, operator=operator, station=station,
-                           decision=decision, verdict=shot.verdict, reasons=reasons, digest=shot.digest,
-                           size_bytes=shot.size_bytes, photo_id=photo_id, recorded_at=recorded_at)
-    with factory.begin() as session:
+
+    def write(session: Session) -> CaptureRecord:
+        # Made here, not once outside: a retried transaction must insert a fresh row.
+        record = CaptureRecord(patient=shot.patient, visit=shot.visit, view=shot.view, operator=operator,
+                               station=station, decision=decision, verdict=shot.verdict, reasons=reasons,
+                               digest=shot.digest, size_bytes=shot.size_bytes, photo_id=photo_id,
+                               recorded_at=recorded_at)
         session.add(record)
-    return _as_row(record, relative)
+        session.flush()
+        trail.append(session, "capture", record)  # chained in the same transaction: both or neither
+        return record
+
+    return _as_row(trail.transaction(factory, write), relative)
 
 
 def _accept(factory: sessionmaker[Session], shot: ShotCheck, data: bytes, protocol: Protocol,

@@ -294,6 +294,27 @@ class CaptureRecord(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
+class TrailEntry(Base):
+    """One link of the tamper-evident trail over the append-only tables (reviews, corrections,
+    sign-offs, flag resolutions, captures): a copy of the row as written, chained to the entry
+    before it by hash. Written and checked by :mod:`photostation.trail`, which explains the design."""
+
+    __tablename__ = "trail"
+    # A row is chained once; and no two entries may follow the same entry, so that two writers
+    # appending at once cannot fork the chain (the second one's insert fails and it retries).
+    __table_args__ = (UniqueConstraint("kind", "entry_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """``review``, ``correction``, ``signoff``, ``flag_resolution``, ``capture``; ``start`` for the first entry."""
+    entry_id: Mapped[int] = mapped_column(Integer)
+    """The row's id in its table (0 for ``start``)."""
+    payload: Mapped[str] = mapped_column(Text)
+    """The row's fields as canonical JSON text (kept as text: it is hashed byte for byte)."""
+    previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
 class PhotoState(Base):
     """Which rules a photo was last checked with: an audit re-run skips a photo whose bytes
     and rules are unchanged."""

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from photostation import trail
 from photostation.errors import InputError
 from photostation.ledger import (CheckRecord, ComparisonRecord, HairCorrection, LedgerInfo, Patient, Photo, Review,
                                  SignOff, Visit)
@@ -170,14 +171,18 @@ def add_review(factory: sessionmaker[Session], photo_id: int, reviewer: str, rol
         raise InputError(f"role must be one of {', '.join(ROLES)}")
     if decision not in DECISIONS:
         raise InputError(f"decision must be one of {', '.join(DECISIONS)}")
-    with factory.begin() as session:
+
+    def write(session: Session) -> ReviewRow:
         if session.get(Photo, photo_id) is None:
             raise InputError(f"no photo with id {photo_id}")
         review = Review(photo_id=photo_id, reviewer=reviewer, role=role, decision=decision,
                         comment=(comment or "").strip() or None)
         session.add(review)
         session.flush()
+        trail.append(session, "review", review)  # chained in the same transaction: both or neither
         return ReviewRow(review.reviewer, review.role, review.decision, review.comment, review.reviewed_at)
+
+    return trail.transaction(factory, write)
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,8 @@ def sign_off(factory: sessionmaker[Session], followup_id: int, reviewer: str, ro
     note = (note or "").strip() or None
     if note is not None and len(note) > 2000:
         raise InputError("note: at most 2000 characters")
-    with factory.begin() as session:
+
+    def write(session: Session) -> SignOffRow:
         record = session.scalar(select(ComparisonRecord).where(ComparisonRecord.followup_photo_id == followup_id))
         if record is None or record.result is None:
             raise InputError("nothing to sign: this pair has no stored comparison (press Compare first)")
@@ -313,8 +319,11 @@ def sign_off(factory: sessionmaker[Session], followup_id: int, reviewer: str, ro
                       reviewer=reviewer, role=role, note=note)
         session.add(row)
         session.flush()
+        trail.append(session, "signoff", row)
         return SignOffRow(row.id, row.reviewer, row.role, row.note, row.figures, row.correction_id, row.signed_at,
                           True)
+
+    return trail.transaction(factory, write)
 
 
 def sign_offs(factory: sessionmaker[Session], followup_id: int) -> list[SignOffRow]:

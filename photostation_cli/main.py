@@ -249,6 +249,56 @@ def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir:
 
 
 @cli.command()
+@click.option("--db", help="Ledger database: SQLAlchemy URL or SQLite file "
+                           "(default: $PHOTOSTATION_DB or sqlite:///photostation.db).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (see README: verify).")
+def verify(db: str | None, as_json: bool) -> None:
+    """Re-hash the photos and walk the review trail (exit 0 nothing found, 1 anything changed, edited or deleted)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from photostation.ledger import database_url, open_ledger, redact_url
+    from photostation.trail import verify_ledger
+
+    factory = open_ledger(db, create=False)
+    try:
+        report = verify_ledger(factory)
+    except SQLAlchemyError as exc:  # a database that is not (or no longer) a readable ledger
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise InputError(f"--db: cannot read the ledger {redact_url(database_url(db))} ({reason})") from None
+    finally:
+        factory.kw["bind"].dispose()
+    if as_json:
+        _print_json(report.to_json())
+        sys.exit(EXIT_OK if report.ok else EXIT_FAIL)
+    click.echo(f"ledger: {redact_url(database_url(db))}")
+    for photo in report.photos_changed:
+        click.echo(f"  CHANGED after ingest: {photo.path} (photo {photo.photo_id}): expected {photo.expected}, "
+                   f"found {photo.found}")
+    for photo in report.photos_missing:
+        click.echo(f"  MISSING: {photo.path} (photo {photo.photo_id}): {photo.reason}")
+    for entry in report.entries_edited:
+        click.echo(f"  EDITED: {entry.kind} {entry.entry_id} (trail entry {entry.trail_id}): "
+                   f"{', '.join(entry.fields)} changed since it was written")
+    for entry in report.entries_deleted:
+        click.echo(f"  DELETED: {entry.kind} {entry.entry_id} (trail entry {entry.trail_id})")
+    for row in report.entries_unchained:
+        click.echo(f"  UNCHAINED: {row.kind} {row.entry_id}: written around the application, not in the trail")
+    for broken in report.chain_broken:
+        click.echo(f"  CHAIN BROKEN at trail entry {broken.trail_id}: {broken.problem}")
+    if report.legacy_unchained:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.legacy_unchained.items()))
+        click.echo(f"  not chained (written before tamper evidence): {counts}")
+    verdict = click.style("OK", fg="green", bold=True) if report.ok else click.style(
+        f"{report.findings} problem(s) found", fg="red", bold=True)
+    click.echo(f"verified: {report.photos_checked} photos ({len(report.photos_changed)} changed, "
+               f"{len(report.photos_missing)} missing), {report.entries_checked} trail entries "
+               f"({len(report.entries_edited)} edited, {len(report.entries_deleted)} deleted, "
+               f"{len(report.entries_unchained)} unchained, {len(report.chain_broken)} chain breaks), "
+               f"head {report.chain_head}: {verdict}")
+    sys.exit(EXIT_OK if report.ok else EXIT_FAIL)
+
+
+@cli.command()
 @click.argument("photo", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--station", help="Station name: its flat-field is applied first, its profile is the fallback "
                                 "without a card, and --save stores the result under it.")

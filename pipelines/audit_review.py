@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
 
+from photostation import trail
 from photostation.errors import InputError
 from photostation.ledger import CheckRecord, FlagResolution, Photo, StationProfile, Visit
 from pipelines.audit_records import AuditSummary
@@ -340,7 +341,8 @@ def resolve_flag(factory: sessionmaker[Session], key: str, reviewer: str, note: 
     """
     reviewer = _bounded_text(reviewer, "reviewer: give your initials or staff ID", REVIEWER_MAX)
     note = _bounded_text(note, "note: say why the finding is resolved", NOTE_MAX)
-    with factory.begin() as session:
+
+    def write(session: Session) -> FlagRow:
         finding = _findings(session, _load(session)).get(key)
         if finding is None:
             raise InputError(f"no finding {key!r} in the ledger: it was fixed since, or the key is wrong")
@@ -350,14 +352,20 @@ def resolve_flag(factory: sessionmaker[Session], key: str, reviewer: str, note: 
             raise InputError(f"finding {key!r} is already resolved by {before.resolved_by} "
                              f"on {before.resolved_at:%Y-%m-%d %H:%M} UTC")
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        added = []
         for item in finding.items:
             resolution = FlagResolution(photo_id=item.photo_id, visit_id=item.visit_id, scope=item.scope,
                                         name=item.name, status=item.status, message=item.message,
                                         reviewer=reviewer, note=note, resolved_at=now)
             session.add(resolution)
+            added.append(resolution)
             latest[item.subject] = resolution
         session.flush()
+        for resolution in added:  # chained in the same transaction: all of them or none
+            trail.append(session, "flag_resolution", resolution)
         return _row(finding, latest)
+
+    return trail.transaction(factory, write)
 
 
 def _bounded_text(value: str | None, problem: str, longest: int) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from photostation import trail
 from photostation.errors import InputError
 from photostation.ledger import ComparisonHairs, ComparisonRecord, HairCorrection, Photo
 from pipelines.change import ChangeEstimate, outcome
@@ -387,7 +388,8 @@ def save_correction(factory: sessionmaker[Session], followup_photo_id: int, edit
     reviewer = _reviewer(reviewer, role)
     if not isinstance(edits, HairEdits):
         raise InputError(f"edits must be HairEdits, not {type(edits).__name__}")
-    with factory.begin() as session:
+
+    def write(session: Session) -> CorrectionRow:
         record = _comparison(session, followup_photo_id)
         if record is None or record.result is None:
             raise InputError("nothing to correct: this photo has no stored comparison (compare first)")
@@ -408,7 +410,10 @@ def save_correction(factory: sessionmaker[Session], followup_photo_id: int, edit
                              reviewer=reviewer, role=role)
         session.add(row)
         session.flush()
+        trail.append(session, "correction", row)  # chained in the same transaction: both or neither
         return _row(row, record)
+
+    return trail.transaction(factory, write)
 
 
 def correction_history(factory: sessionmaker[Session], followup_photo_id: int) -> list[CorrectionRow]:
