@@ -6,6 +6,12 @@ validated strictly: a pseudonymous patient code (letters, digits, ``-`` and ``_`
 lower-case visit label (``baseline``, ``month-6``) and a lower-case view (``vertex``,
 ``tricho-vertex``). Anything else, path traversal and links leading out of the archive are
 refused with a message naming the offending path.
+
+Links: a link to a file inside the archive is read as that file (the audit then finds the
+duplicate); a link to a folder is never followed; a link that leads outside the archive, dangles
+outside it or loops is refused. Refused files are listed in ``skipped`` with the reason, and a
+name that is not valid UTF-8 or holds control characters is shown escaped (``\\xff``, ``\\n``)
+so that it cannot garble or forge a line of the output.
 """
 from __future__ import annotations
 
@@ -18,11 +24,13 @@ from pathlib import Path
 from photostation.errors import InputError
 from photostation.protocol import Protocol
 
-PATIENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, and "P001\n" is no patient code.
+PATIENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ("patient", "visit", "view", "operator", "station", "site", "visit_date")
-_FREE_TEXT_RE = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")
+_FREE_TEXT_RE = re.compile(r"^[^\x00-\x1f\x7f]{0,200}\Z")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -57,15 +65,33 @@ class ArchiveScan:
     unmatched_manifest_rows: tuple[int, ...] = field(default=())
 
 
+def _shown(value: str) -> str:
+    """A refused value for a message: quoted, escaped, and cut after 70 characters."""
+    return repr(value) if len(value) <= 70 else f"{value[:70]!r}..."
+
+
+def _shown_path(relative: str) -> str:
+    """A file name as it can be printed: as is, or escaped when it is not valid UTF-8 (bytes
+    names on Linux arrive as surrogates) or holds control characters."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        if not _CONTROL_RE.search(relative):
+            return relative
+    return repr(relative.encode("utf-8", "surrogateescape"))[2:-1]
+
+
 def validate_patient(value: str) -> str:
     if not PATIENT_RE.match(value):
-        raise InputError(f"invalid patient ID {value!r}: use a pseudonymous code of letters, digits, '-' or '_'")
+        raise InputError(f"invalid patient ID {_shown(value)}: use a pseudonymous code of letters, digits, '-' or '_'")
     return value
 
 
 def validate_label(value: str, what: str) -> str:
     if not LABEL_RE.match(value):
-        raise InputError(f"invalid {what} {value!r}: use lower-case letters, digits and '-'")
+        raise InputError(f"invalid {what} {_shown(value)}: use lower-case letters, digits and '-'")
     return value
 
 
@@ -196,9 +222,20 @@ def scan_archive(root: str | Path, protocol: Protocol) -> ArchiveScan:
             continue
         if relative == MANIFEST or (path.parent == root and path.suffix.lower() in (".json", ".md", ".txt", ".toml")):
             continue
+        shown = _shown_path(relative)
+        if shown != relative:
+            skipped.append(Skipped(shown, "file name is not valid UTF-8 or has control characters: rename it"))
+            continue
         try:
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                raise InputError(f"refused link {relative!r}: it points outside the archive")
+            if path.is_symlink():
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a loop (RuntimeError before Python 3.13)
+                    raise InputError(f"refused link {relative!r}: it cannot be followed (a loop)") from None
+                if not target.is_relative_to(real_root):
+                    raise InputError(f"refused link {relative!r}: it points outside the archive")
+                if path.is_dir():
+                    raise InputError(f"refused link {relative!r}: links to folders are not followed")
             patient, visit, view, ext = parse_relative(relative)
         except InputError as exc:
             skipped.append(Skipped(relative, str(exc)))

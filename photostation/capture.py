@@ -500,6 +500,12 @@ def _accept(factory: sessionmaker[Session], shot: ShotCheck, data: bytes, protoc
         raise InputError(f"{existing} is already in the archive: a photo is never replaced; nothing written")
     relative = f"{shot.patient}/{shot.visit}/{shot.view}.{shot.extension}"
     target = root / relative
+    # Folder links are never followed by ingest: a patient or visit folder that is a link (or
+    # leads outside the archive) would have the shot written elsewhere. Refused before writing.
+    for folder in (root / shot.patient, root / shot.patient / shot.visit):
+        if folder.is_symlink() or (folder.exists() and not folder.resolve().is_relative_to(root.resolve())):
+            raise InputError(f"{folder.relative_to(root).as_posix()} in the archive is a link: the shot is not "
+                             "written through it; nothing written")
     made = [p for p in (root / shot.patient, target.parent) if not p.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -398,6 +399,8 @@ def run_audit(archive: str | Path, factory: sessionmaker[Session], protocol: Pro
     arguments = [(job.baseline_path, job.followup_path, protocol, job.station, db_url and db, now) for job in jobs]
     failed: list[tuple[str, str]] = []
     for count, (job, (ok, payload)) in enumerate(runner(compare_job, arguments, jobs), start=1):
+        if not ok:
+            payload = _archive_relative(str(payload), root)
         def write(job=job, ok=ok, payload=payload) -> None:
             with factory.begin() as session:
                 _store_pair(session, job, ok, payload, fingerprint)
@@ -429,12 +432,22 @@ def compare_and_store(factory: sessionmaker[Session], baseline_id: int, followup
                       base.digest, follow.digest, follow.station)
     ok, payload = _safely(compare_job, job.baseline_path, job.followup_path, protocol, job.station, db_url, now,
                           mm_per_px)
+    if not ok:
+        payload = _archive_relative(str(payload), root)
 
     def write() -> None:
         with factory.begin() as session:
             _store_pair(session, job, ok, payload, rules_fingerprint(protocol))
     _retrying(write)
     return ok, payload
+
+
+def _archive_relative(text: str, root: Path) -> str:
+    """An error's text with photos named by their path in the archive (``P001/month-6/vertex.jpg``),
+    not by the server's absolute path: it goes into the ledger, the report and the output."""
+    for prefix in {str(root), str(Path(root).resolve())}:
+        text = text.replace(prefix.rstrip("/\\") + os.sep, "")
+    return text
 
 
 def _retrying(step: Callable[[], Any], attempts: int = 5) -> Any:

@@ -20,20 +20,25 @@ Files written into the output folder:
     datetimes ISO 8601).
 
 The report carries patient codes only (the pseudonymous archive folder names), never names or
-other identifying data. Every text from the data is HTML-escaped; nothing is rendered as
-Markdown. Each file is written under a temporary name in the output folder and moved into place
-with :func:`os.replace`, so no file is ever half-written.
+other identifying data (:func:`exportable`): camera serial numbers (the ``camera.serial`` check's
+values, wherever they appear in a text) become ``[serial]``, and a photo's absolute path on this
+machine becomes its path in the archive (``P001/month-6/vertex.jpg``). Every text from the data
+is HTML-escaped; nothing is rendered as Markdown. Each file is written under a temporary name
+in the output folder and moved into place with :func:`os.replace`, so no file is ever
+half-written.
 """
 from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import html
 import io
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -79,6 +84,13 @@ _JOIN = " | "
 _CHART_WIDTH, _CHART_HEIGHT = 760, 220
 _EMBED_OPTIONS = {"mode": "vega-lite", "actions": False, "renderer": "svg"}
 _RED, _BLUE, _GREEN, _ORANGE, _GREY = "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#888888"
+SERIAL_MARK = "[serial]"
+# What precedes a photo's path in the archive (<patient>/<visit>/<view>.<ext>) in an absolute
+# path, e.g. "/srv/clinic/archive/" or "C:\\archive\\": it starts a word and is cut away.
+_LOCAL_PREFIX = re.compile(
+    r"(?<![^\s(\[{'\"=:,;])(?:[A-Za-z]:)?[/\\](?:[^/\\\n]*[/\\])*?"
+    r"(?=[A-Za-z0-9][A-Za-z0-9_-]{0,63}[/\\][a-z0-9][a-z0-9-]{0,63}[/\\][a-z0-9][a-z0-9-]{0,63}\.[A-Za-z0-9]{1,5}"
+    r"(?![^\s)\]}'\",;:.]))")
 
 
 # --------------------------------------------------------------------------- public API
@@ -105,6 +117,7 @@ def write_report(summary: AuditSummary, out_dir: Path) -> list[Path]:
     All five texts are built before the first file is written; each is then written to a
     temporary file in ``out_dir`` and moved into place with :func:`os.replace`.
     """
+    summary = exportable(summary)
     texts = {
         "report.html": render_html(summary),
         "pairs.csv": _csv_text(_PAIR_CSV_COLUMNS, (_pair_csv_row(p) for p in summary.pairs)),
@@ -115,6 +128,47 @@ def write_report(summary: AuditSummary, out_dir: Path) -> list[Path]:
     }
     return [write_atomic(Path(out_dir) / name, lambda handle, text=texts[name]: handle.write(text.encode("utf-8")))
             for name in REPORT_FILES]
+
+
+def exportable(summary: AuditSummary) -> AuditSummary:
+    """The summary as it may leave the clinic: no camera serial numbers, no local paths.
+
+    Parameters
+    ----------
+    summary : AuditSummary
+
+    Returns
+    -------
+    AuditSummary
+        The same records, with the values of the ``*.serial`` checks (the ``camera.serial``
+        check compares camera bodies by serial number) removed and every serial number of
+        at least 4 characters replaced by ``[serial]`` in every text (messages, reasons,
+        flags, findings), and absolute paths of archive photos cut to the path in the
+        archive. Patient codes, relative paths and every number stay.
+    """
+    serials = sorted({str(v).strip() for c in summary.checks if c.name.rsplit(".", 1)[-1] == "serial"
+                      for v in (c.value, c.limit) if v is not None and len(str(v).strip()) >= 4},
+                     key=len, reverse=True)
+
+    def clean(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        text = _LOCAL_PREFIX.sub("", text)
+        for serial in serials:
+            text = text.replace(serial, SERIAL_MARK)
+        return text
+
+    def check(row: CheckRow) -> CheckRow:
+        serial = row.name.rsplit(".", 1)[-1] == "serial"
+        return dataclasses.replace(row, message=clean(row.message), value=None if serial else clean(row.value),
+                                   limit=None if serial else clean(row.limit))
+
+    return dataclasses.replace(
+        summary,
+        checks=tuple(check(c) for c in summary.checks),
+        pairs=tuple(dataclasses.replace(p, reasons=tuple(map(clean, p.reasons)), flags=tuple(map(clean, p.flags)))
+                    for p in summary.pairs),
+        findings=tuple(dataclasses.replace(f, message=clean(f.message)) for f in summary.findings))
 
 
 def cohort_counts(pairs: Sequence[PairRow]) -> dict[str, int]:
@@ -174,6 +228,7 @@ def audit_record(summary: AuditSummary) -> dict[str, Any]:
         ``charts`` (with their points). No bytes; non-finite numbers are None; datetimes
         ISO 8601.
     """
+    summary = exportable(summary)
     cohort: dict[str, Any] = dict(cohort_counts(summary.pairs))
     cohort["not_comparable_reasons"] = [
         {"reason": reason, "pairs": n} for reason, n in not_comparable_reasons(summary.pairs)]
@@ -230,6 +285,7 @@ def render_html(summary: AuditSummary) -> str:
     str
         One self-contained HTML document (see the module docstring).
     """
+    summary = exportable(summary)
     body = "\n".join([
         _html_header(summary),
         _html_cohort(summary.pairs),
