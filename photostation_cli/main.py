@@ -225,7 +225,8 @@ def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir:
             run.ingest.updated + len(run.ingest.unreadable), "pairs": run.pairs, "pairs_compared": run.compared,
             "cohort": cohort, "failed_checks": failed_checks, "findings": len(summary.findings),
             "drift_events": len(summary.events), "workers": run.workers, "seconds": round(seconds, 1),
-            "report_files": [str(p) for p in written]}
+            "report_files": [str(p) for p in written],
+            "skipped": [{"path": s.relative_path, "reason": s.reason} for s in run.ingest.skipped]}
     if as_json:
         _print_json(data)
     else:
@@ -242,6 +243,8 @@ def audit(archive: Path, db: str | None, protocol_path: Path | None, report_dir:
         for finding in summary.findings:
             where = f"{finding.patient}: " if finding.patient else ""
             click.echo(f"  {finding.kind}: {where}{finding.message}")
+        for skipped in run.ingest.skipped:  # not read: a link out of the archive, a name that is not an ID
+            click.echo(f"  skipped {skipped.relative_path}: {skipped.reason}")
         for path in written:
             click.echo(f"report: {path}")
     clean = not (failed_checks or summary.findings or summary.events or cohort.get("not_comparable"))

@@ -570,3 +570,9 @@ def test_capture_never_writes_through_a_folder_link_out_of_the_archive(tmp_path,
     assert list(outside.rglob("*")) == []
     with factory() as session:
         assert session.query(CaptureRecord).count() == 0
+
+
+def test_audit_lists_the_files_it_did_not_read(audited):
+    """The link out of the archive is not read, and the audit says so (as ingest does)."""
+    line = next(line for line in audited["stdout"].splitlines() if "skipped P001/month-6/left-temporal.jpg" in line)
+    assert "outside" in line or "link" in line
