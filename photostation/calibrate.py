@@ -268,13 +268,25 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
                              spread, corrected)
 
 
+MIN_SIDE_PX = 32
+"""A card or a grey target needs a frame at least this many pixels a side: a single row or a
+1-pixel "photo" holds neither (and its working copies grew to gigabytes)."""
+
+
+def _large_enough(rgb: np.ndarray) -> np.ndarray:
+    if min(rgb.shape[:2]) < MIN_SIDE_PX:
+        raise InputError(f"the photo is {rgb.shape[1]} x {rgb.shape[0]} pixels: too small to calibrate "
+                         f"(at least {MIN_SIDE_PX} pixels a side)")
+    return rgb
+
+
 def calibrate_photo(path: Path | str, protocol: Protocol, *, station: str | None = None, device: str | None = None,
                     factory: sessionmaker[Session] | None = None, ccm_method: str | None = None) -> CalibrationReport:
     """Calibrate a photo file (see :func:`calibrate_image`); with a station and a ledger, the
     station's flat-field is applied first and its profile is the fallback."""
     data = read_bytes(path)
     metadata = read_metadata(data, str(path))
-    rgb = decode(data, str(path), max_side=CALIBRATION_SIDE)
+    rgb = _large_enough(decode(data, str(path), max_side=CALIBRATION_SIDE))
     profile = None
     if station and factory is not None:
         captured = metadata.captured_datetime
@@ -287,7 +299,7 @@ def calibrate_photo(path: Path | str, protocol: Protocol, *, station: str | None
 def flat_field_from_photo(path: Path | str, protocol: Protocol) -> FlatField:
     """The illumination profile from a shot of a uniform grey target (refused when too uneven)."""
     data = read_bytes(path)
-    rgb = decode(data, str(path), max_side=CALIBRATION_SIDE)
+    rgb = _large_enough(decode(data, str(path), max_side=CALIBRATION_SIDE))
     linear, saturated = _linear_and_saturated(rgb)
     if saturated.mean() > 0.01:
         raise InputError(f"flat-field target overexposed ({100 * saturated.mean():.1f} % clipped): lower the exposure")

@@ -6,6 +6,8 @@ decode from one read of the file (the bytes that were fingerprinted are the byte
 from __future__ import annotations
 
 import io
+import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +21,10 @@ from photostation.errors import InputError
 pillow_heif.register_heif_opener()
 
 # Refuse decompression bombs with a clear error instead of Pillow's warning (300 Mpx is far
-# above any clinical camera).
+# above any clinical camera). Pillow itself only raises above twice this; :func:`_open` refuses
+# everything above it, before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = 300_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Source = Path | str | bytes
 
@@ -41,42 +45,122 @@ class ImageHeader:
 def read_bytes(path: Path | str) -> bytes:
     """Read a whole file, turning OS errors into :class:`InputError`."""
     path = Path(path)
+    shown = _shown(str(path))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"file not found: {path}") from None
+        raise InputError(f"file not found: {shown}") from None
     except IsADirectoryError:
-        raise InputError(f"not a file: {path}") from None
+        raise InputError(f"not a file: {shown}") from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+        raise InputError(f"cannot read {shown}: {exc.strerror or exc.__class__.__name__}") from None
     if not data:
-        raise InputError(f"empty file (0 bytes): {path}")
+        raise InputError(f"empty file (0 bytes): {shown}")
     return data
+
+
+def _shown(name: str) -> str:
+    """A file name for a one-line message: control characters (a newline) shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], name)
+
+
+def _reason(exc: Exception) -> str:
+    """A decoder's error on one line (pillow-heif's messages span several)."""
+    return _shown(" ".join(str(exc).split()))
 
 
 def _open(source: Source, name: str) -> Image.Image:
     data = source if isinstance(source, bytes) else read_bytes(source)
+    name = _shown(name)
     if not data:
         raise InputError(f"empty file (0 bytes): {name}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise InputError(f"not an image file (unknown format): {name}") from None
     except Image.DecompressionBombError:
         raise InputError(f"image too large to decode safely: {name}") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"unreadable image header: {name} ({exc})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InputError(f"unreadable image header: {name} ({_reason(exc)})") from None
+    width, height = img.size
+    if width * height > Image.MAX_IMAGE_PIXELS:
+        raise InputError(f"image too large to decode safely ({width} x {height} pixels, the limit is "
+                         f"{Image.MAX_IMAGE_PIXELS / 1e6:g} megapixels): {name}")
+    return img
 
 
 def _orientation(img: Image.Image) -> int:
     # HEIF rotation is applied by the decoder (pillow-heif) and the EXIF tag is then reset to 1.
     try:
-        value = img.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about odd tags (printed on stderr otherwise)
+            value = img.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - broken EXIF must not stop decoding; it is reported elsewhere
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, box end) of the ISO-BMFF boxes in ``data[start:end]``."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        header = 8
+        if size == 1 and pos + 16 <= end:
+            size, header = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _heif_data_end(data: bytes) -> int | None:
+    """The file offset where the HEIF items' data ends according to the item locations (``iloc``,
+    ISO/IEC 14496-12 8.11.3), or ``None`` when they cannot be read.
+
+    libheif decodes a grid image whose tiles lie past the end of a truncated file without an
+    error (the missing tiles come out as flat colour), so truncation is detected here.
+    """
+    meta = next(((s, e) for kind, s, e in _boxes(data, 0, len(data)) if kind == b"meta"), None)
+    if meta is None:
+        return None
+    iloc = next(((s, e) for kind, s, e in _boxes(data, meta[0] + 4, min(meta[1], len(data))) if kind == b"iloc"),
+                None)
+    if iloc is None:
+        return None
+    box, pos = data[iloc[0]:iloc[1]], 0
+
+    def read(n: int) -> int:
+        nonlocal pos
+        if pos + n > len(box):
+            raise ValueError("iloc box truncated")
+        value = int.from_bytes(box[pos:pos + n], "big")
+        pos += n
+        return value
+
+    try:
+        version = read(4) >> 24
+        sizes = read(2)
+        offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
+        index_size = sizes & 15 if version in (1, 2) else 0
+        end = 0
+        for _ in range(read(2 if version < 2 else 4)):
+            read(2 if version < 2 else 4)  # item ID
+            method = read(2) & 15 if version in (1, 2) else 0
+            read(2)  # data reference index
+            base = read(base_size)
+            for _ in range(read(2)):
+                read(index_size)
+                offset, length = read(offset_size), read(length_size)
+                if method == 0:  # a file offset (1 and 2 point into the meta box or another item)
+                    end = max(end, base + offset + length)
+    except ValueError:
+        return None
+    return end
 
 
 def read_header(source: Source, name: str = "photo") -> ImageHeader:
@@ -130,8 +214,13 @@ def decode(source: Source, name: str = "photo", *, max_side: int | None = None) 
     InputError
         When the file is not an image or its pixel data is truncated or corrupt.
     """
-    label = name if isinstance(source, bytes) else str(source)
-    img = _open(source, label)
+    label = _shown(name if isinstance(source, bytes) else str(source))
+    data = source if isinstance(source, bytes) else read_bytes(source)
+    img = _open(data, label)
+    if img.format == "HEIF":
+        end = _heif_data_end(data)
+        if end is not None and end > len(data):
+            raise InputError(f"pixel data truncated ({len(data)} of {end} bytes): {label}")
     if max_side and img.format == "JPEG":
         w, h = img.size
         scale = max(w, h) / max_side
@@ -143,11 +232,16 @@ def decode(source: Source, name: str = "photo", *, max_side: int | None = None) 
             img.load()
     except Image.DecompressionBombError:
         raise InputError(f"image too large to decode safely: {label}") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        text = str(exc)
-        reason = "pixel data truncated" if "truncated" in text.lower() else f"pixel data unreadable ({text})"
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # pillow-heif raises EOFError for a cut-off HEVC stream (click would take it for Ctrl-D).
+        text = _reason(exc)
+        truncated = isinstance(exc, EOFError) or "truncated" in text.lower()
+        reason = "pixel data truncated" if truncated else f"pixel data unreadable ({text})"
         raise InputError(f"{reason}: {label}") from None
-    img = ImageOps.exif_transpose(img) if _orientation(img) != 1 else img
+    if _orientation(img) != 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = ImageOps.exif_transpose(img)
     array = _to_rgb_array(img)
     if max_side and max(array.shape[:2]) > max_side * 1.5:
         import cv2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -115,10 +116,13 @@ def _number(tag: Any) -> float | None:
         if hasattr(values, "numerator") and hasattr(values, "denominator"):
             if values.denominator == 0:
                 return None
-            return float(Fraction(values.numerator, values.denominator))
-        return float(values)
-    except (TypeError, ValueError, ZeroDivisionError):
+            value = float(Fraction(values.numerator, values.denominator))
+        else:
+            value = float(values)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
+    # Text tags may hold "nan", "inf" or "1e999": not numbers a camera writes.
+    return value if math.isfinite(value) else None
 
 
 def _offset(text: str | None) -> dt.timezone | None:
@@ -267,8 +271,9 @@ def read_metadata(source: Source, name: str = "photo") -> PhotoMetadata:
     flash = get("EXIF Flash")
     flash_code = _number(flash)
     white = _number(get("EXIF WhiteBalance"))
-    orientation = _number(get("Image Orientation"))
-    if orientation is not None and not (1 <= orientation <= 8):
+    orientation_tag = get("Image Orientation")
+    orientation = _number(orientation_tag)
+    if orientation_tag is not None and (orientation is None or not (1 <= orientation <= 8)):
         problems.append("Orientation")
         orientation = None
 

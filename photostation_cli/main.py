@@ -667,6 +667,11 @@ def samples(out: Path, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every error into one line and an exit code."""
+    # A file name that is not UTF-8 reaches Python as lone surrogates; under a strict locale
+    # printing it would be an internal error. Shown escaped instead (e.g. bad-\udcff.jpg).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = cli.main(args=argv, prog_name="photostation", standalone_mode=False)
     except SystemExit as exc:

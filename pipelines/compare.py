@@ -53,6 +53,8 @@ from pipelines.registration import PairRegistration, register_pair
 from pipelines.trichoscopy import LIGHT_HAIR_LEVEL, HairCount, hair_cover_mask
 
 VIEWS = ("trichoscopy", "global")
+MIN_SIDE_PX = 32
+"""A photo at least this many pixels a side can be registered and measured."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,10 @@ def compare_pair(baseline: Path | str, followup: Path | str, protocol: Protocol,
     # 2. Calibration before measurement.
     base_rgb = decode(base_bytes, str(baseline), max_side=rules.measure_side_px)
     follow_rgb = decode(follow_bytes, str(followup), max_side=rules.measure_side_px)
+    for rgb, which in ((base_rgb, "baseline"), (follow_rgb, "follow-up")):
+        if min(rgb.shape[:2]) < MIN_SIDE_PX:  # a single row grew to gigabytes in registration
+            raise InputError(f"the {which} photo is {rgb.shape[1]} x {rgb.shape[0]} pixels: too small to compare "
+                             f"(at least {MIN_SIDE_PX} pixels a side)")
     profile_b = profile_f = None
     if station and factory is not None:
         for meta, name in ((base_photo.metadata, "b"), (follow_photo.metadata, "f")):

@@ -34,6 +34,10 @@ DETECTOR = "trichoscopy-1"
 MAX_OVERLAY_PCT = 50.0
 """A frame more than half burned-in text and marks shows too little scalp to measure."""
 
+# The detectors work on reduced copies a few hairs wide at least: a single row or a 1-pixel
+# "photo" has nothing to measure (and crashed OpenCV's resize).
+MIN_SIDE_PX = 32
+
 
 @dataclass(frozen=True)
 class PhotoMeasurement:
@@ -144,6 +148,9 @@ def measure_photo(photo: Path | str, protocol: Protocol, *, mm_per_px: float | N
         raise InputError("--hair must be clipped or unclipped")
     data = read_bytes(photo)
     rgb = decode(data, photo.name)
+    if min(rgb.shape[:2]) < MIN_SIDE_PX:
+        raise InputError(f"the photo is {rgb.shape[1]} x {rgb.shape[0]} pixels: too small to measure "
+                         f"(at least {MIN_SIDE_PX} pixels a side)")
     size = (int(rgb.shape[1]), int(rgb.shape[0]))
     scale, source, report = _scale(rgb, data, photo.name, protocol, mm_per_px, kind == "trichoscopy", station, device,
                                    factory)
