@@ -19,7 +19,6 @@ import functools
 import io
 import json
 import os
-import resource
 import signal
 import struct
 import subprocess
