@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,13 @@ class PhotoEntry:
     site: str | None = None
     visit_date: dt.date | None = None
 
+
+
+def file_digest(path: Path | str, algorithm: str) -> str:
+    """A file's fingerprint, read in blocks: the same hex digest as ingest's
+    ``hashlib.new(algorithm, whole file)``, without holding the file in memory."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 @dataclass(frozen=True)
 class Skipped:

@@ -74,6 +74,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from photostation.archive import file_digest
 from photostation.errors import InputError
 from photostation.ledger import (CaptureRecord, FlagResolution, HairCorrection, LedgerInfo, Photo, Review, SignOff,
                                  TrailEntry)
@@ -348,12 +349,6 @@ class VerifyReport:
         }
 
 
-def _hash_file(path: Path, algorithm: str) -> str:
-    # The same digest as ingest's hashlib.new(algorithm, whole file), read in blocks.
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, algorithm).hexdigest()
-
-
 def _check_photos(session: Session) -> tuple[int, list[ChangedPhoto], list[MissingPhoto]]:
     photos = session.execute(select(Photo.id, Photo.relative_path, Photo.hash_algorithm, Photo.digest)
                              .order_by(Photo.relative_path)).all()
@@ -369,7 +364,7 @@ def _check_photos(session: Session) -> tuple[int, list[ChangedPhoto], list[Missi
     for photo_id, relative, algorithm, digest in photos:
         path = root / relative
         try:
-            found = _hash_file(path, algorithm)
+            found = file_digest(path, algorithm)
         except FileNotFoundError:
             missing.append(MissingPhoto(photo_id, relative, "file not found"))
             continue

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from photostation.archive import PhotoEntry, scan_archive
+from photostation.archive import PhotoEntry, file_digest, scan_archive
 from photostation.errors import InputError
 from photostation.ingest import IngestReport, ingest_archive
 from photostation.ledger import (CheckRecord, ComparisonHairs, ComparisonRecord, LedgerInfo, Patient, Photo,
@@ -330,11 +330,7 @@ def _skip_checked(factory: sessionmaker[Session], fingerprint: str, algorithm: s
         stored = known.get(entry.relative_path)
         if stored is None or stored[1] != fingerprint:
             return False
-        digest = hashlib.new(algorithm)
-        with open(entry.path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest() == stored[0]
+        return file_digest(entry.path, algorithm) == stored[0]
     return skip
 
 
