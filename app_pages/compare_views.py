@@ -115,8 +115,7 @@ def _registered(factory, pair: review.ComparablePair, data: dict[str, Any]) -> d
         return _registered_images(str(pair.baseline_path), pair.baseline_path.stat().st_mtime,
                                   str(pair.followup_path), pair.followup_path.stat().st_mtime,
                                   tuple(tuple(row) for row in matrix) if matrix else None,
-                                  review.photo_detail(factory, pair.baseline_id).size_px,
-                                  review.photo_detail(factory, pair.followup_id).size_px)
+                                  pair.baseline_size_px, pair.followup_size_px)
     except InputError as exc:
         st.error(str(exc))
         return None
@@ -207,8 +206,8 @@ def _hairs(factory, pair: review.ComparablePair, data: dict[str, Any], hairs, im
                     format_func=lambda s: "baseline" if s == "baseline" else f"follow-up ({pair.followup_visit})")
     listed = hairs[0] if side == "baseline" else hairs[1]
     shown = images["baseline"] if side == "baseline" else images["followup"]
-    detail = review.photo_detail(factory, pair.baseline_id if side == "baseline" else pair.followup_id)
-    width_px = (detail.size_px or (shown.shape[1], shown.shape[0]))[0]
+    width_px = ((pair.baseline_size_px if side == "baseline" else pair.followup_size_px)
+                or (shown.shape[1], shown.shape[0]))[0]
     factor = shown.shape[1] / width_px
     zoom_by = st.select_slider("Zoom", [1, 2, 3, 4, 6, 8], 1, key="hairs_zoom")
     across, down = st.columns(2)

@@ -196,6 +196,9 @@ class ComparablePair:
     followup_visit: str
     baseline_id: int | None = None
     followup_id: int | None = None
+    baseline_size_px: tuple[int, int] | None = None
+    followup_size_px: tuple[int, int] | None = None
+    """(width, height) of each file as ingested (to scale hair positions to the screen)."""
 
 
 @dataclass(frozen=True)
@@ -231,11 +234,16 @@ def comparable_pairs(factory: sessionmaker[Session], patient: str) -> list[Compa
     if root is None:
         return []
     with factory() as session:
-        photos = session.execute(select(Photo.view, Photo.relative_path, Visit.label, Photo.id).join(Visit)
-                                 .join(Patient).where(Patient.code == patient)).all()
-    baselines = {view: (path, pid) for view, path, label, pid in photos if label == "baseline"}
-    pairs = [ComparablePair(patient, view, root / baselines[view][0], root / path, label, baselines[view][1], pid)
-             for view, path, label, pid in photos if label != "baseline" and view in baselines]
+        photos = session.execute(select(Photo.view, Photo.relative_path, Visit.label, Photo.id, Photo.width,
+                                        Photo.height).join(Visit).join(Patient).where(Patient.code == patient)).all()
+
+    def size(width: int | None, height: int | None) -> tuple[int, int] | None:
+        return (width, height) if width and height else None
+
+    baselines = {view: (path, pid, size(w, h)) for view, path, label, pid, w, h in photos if label == "baseline"}
+    pairs = [ComparablePair(patient, view, root / baselines[view][0], root / path, label, baselines[view][1], pid,
+                            baselines[view][2], size(w, h))
+             for view, path, label, pid, w, h in photos if label != "baseline" and view in baselines]
     return sorted(pairs, key=lambda p: (p.followup_visit, p.view))
 
 
