@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
@@ -703,7 +703,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path, good, pixel_loa
         for args in commands(photo, good):
             code, _, err = answer(*args)
             assert code == 2, f"{' '.join(map(str, args))}: a decompression bomb must be refused, got exit {code}"
-            assert "too large" in err or "unreadable" in err or "not an image" in err, err
+            assert "too large to decode safely" in err, err
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -879,6 +879,9 @@ def mutate(data: bytes, ops: list[tuple]) -> bytes:
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(seed=st.sampled_from(["camera-jpeg", "camera-png", "heic", "sample-jpeg", "tiff"]),
        ops=st.lists(operations, min_size=1, max_size=4))
+# Found by a longer run: pillow-heif raised EOFError for this HEVC stream, which click turned into
+# "photostation: aborted" as if the user had pressed Ctrl-D.
+@example(seed="heic", ops=[("copy", 13852, 529, 1046), ("set", 50, 0), ("duplicate", 13), ("duplicate", 2)])
 def test_fuzzed_real_files_get_an_answer(tmp_path_factory, good, seed, ops):
     """Promise: real sample files with mutated bytes and EXIF blocks (flipped, inserted, deleted,
     overwritten bytes, truncation, spliced garbage EXIF, duplicated segments, lying lengths) get an
