@@ -242,11 +242,13 @@ def delta_e00(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
         return np.asarray(_colour().delta_E(lab_a, lab_b, method="CIE 2000"), float)
 
 
-def apply_ccm(linear: np.ndarray, ccm: Any) -> np.ndarray:
-    """The library's own correction when available, else the documented matrix product."""
+def apply_ccm(linear: np.ndarray, ccm: Any, tone_curve: Any = None) -> np.ndarray:
+    """The library's own correction (tone curve, then matrix) when available, else the
+    documented matrix product."""
     try:
         from photostation.calibrate import correct_linear
-        return np.asarray(correct_linear(linear, ccm=np.asarray(ccm, float), flat_field=None), np.float32)
+        return np.asarray(correct_linear(linear, ccm=np.asarray(ccm, float), flat_field=None, tone_curve=tone_curve),
+                          np.float32)
     except ImportError:  # pragma: no cover - older library
         m = np.asarray(ccm, float)
         out = linear @ m[:, :3].T + (m[:, 3] if m.shape[1] == 4 else 0.0)
@@ -345,7 +347,7 @@ def run_colour_case(case: ColourCase, work_dir: str) -> dict[str, Any]:
         if ccm is None:
             ccm = data.get("ccm")
         if ccm is not None:
-            corrected = apply_ccm(linear, ccm)
+            corrected = apply_ccm(linear, ccm, getattr(report, "tone_curve", None))
             after = sample_patches(corrected, render.chart_to_image)
             excluded = {int(e["index"]) for e in data.get("excluded_patches") or []}
             keep = usable.copy()

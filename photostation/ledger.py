@@ -143,7 +143,8 @@ class StationProfile(Base):
     """``card``, ``flat-field`` or ``device-scale``."""
     card_type: Mapped[str | None] = mapped_column(String(32))
     ccm: Mapped[Any] = mapped_column(JSON, nullable=True)
-    """3x3 matrix, corrected = ccm @ camera linear RGB."""
+    """The colour matrix (3x3, 3x6 or 3x9; corrected = ccm @ terms of camera linear RGB) as a
+    list, or ``{"matrix": ..., "tone_curve": ...}`` when the camera's tone curve was measured."""
     ccm_method: Mapped[str | None] = mapped_column(String(32))
     delta_e00_after_mean: Mapped[float | None] = mapped_column(Float)
     illuminant_cct_k: Mapped[float | None] = mapped_column(Float)

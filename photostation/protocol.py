@@ -508,8 +508,10 @@ def _audit_rules(table: dict[str, Any]) -> AuditRules:
 
 def _calibration_rules(table: dict[str, Any]) -> CalibrationRules:
     rules = _numbers(CalibrationRules, table, "calibration")
-    if rules.ccm_method not in ("root_polynomial", "least_squares", "opencv"):
-        raise InputError("protocol: 'calibration.ccm_method' must be root_polynomial, least_squares or opencv")
+    from calibration.ccm import METHODS
+
+    if rules.ccm_method not in METHODS:
+        raise InputError(f"protocol: 'calibration.ccm_method' must be one of {', '.join(METHODS)}")
     from calibration.reference import colorchecker24
 
     try:

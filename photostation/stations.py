@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from calibration.flatfield import FlatField
+from calibration.tone_curve import ToneCurve
 from photostation.errors import InputError
 from photostation.ledger import StationProfile
 
@@ -30,6 +31,8 @@ class EffectiveProfile:
     scale_profile_id: int | None
     flat_field: FlatField | None
     flat_profile_id: int | None
+    tone_curve: ToneCurve | None = None
+    """The camera's tone curve measured with the colour correction (None: sRGB decoding)."""
 
     @property
     def empty(self) -> bool:
@@ -46,11 +49,26 @@ def _from_npy(data: bytes) -> np.ndarray:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
+def _ccm_to_json(ccm: np.ndarray, tone_curve: ToneCurve | None):
+    # A bare matrix (a list) as before issue 18, so that older readers still load it; with a
+    # tone curve, both in one object under the same column.
+    matrix = np.asarray(ccm).round(8).tolist()
+    return matrix if tone_curve is None else {"matrix": matrix, "tone_curve": tone_curve.to_json()}
+
+
+def _ccm_from_json(value) -> tuple[np.ndarray, ToneCurve | None]:
+    if isinstance(value, dict):
+        curve = value.get("tone_curve")
+        return np.array(value["matrix"], float), ToneCurve.from_json(curve) if curve else None
+    return np.array(value, float), None
+
+
 def save_profile(factory: sessionmaker[Session], *, station: str, valid_from: dt.date, source: str,
                  device: str | None = None, card_type: str | None = None, ccm: np.ndarray | None = None,
                  ccm_method: str | None = None, delta_e00_after_mean: float | None = None,
                  illuminant_cct_k: float | None = None, mm_per_px: float | None = None,
-                 flat_field: FlatField | None = None, source_digest: str | None = None) -> int:
+                 flat_field: FlatField | None = None, source_digest: str | None = None,
+                 tone_curve: ToneCurve | None = None) -> int:
     """Store a station profile; return its id. A photo already used for this station's
     profile (same fingerprint and source) is not stored twice."""
     station = station.strip()
@@ -64,7 +82,7 @@ def save_profile(factory: sessionmaker[Session], *, station: str, valid_from: dt
             if existing is not None:
                 return existing.id
         row = StationProfile(station=station, device=device, valid_from=valid_from, source=source,
-                             card_type=card_type, ccm=np.asarray(ccm).round(8).tolist() if ccm is not None else None,
+                             card_type=card_type, ccm=_ccm_to_json(ccm, tone_curve) if ccm is not None else None,
                              ccm_method=ccm_method, delta_e00_after_mean=delta_e00_after_mean,
                              illuminant_cct_k=illuminant_cct_k, mm_per_px=mm_per_px,
                              flat_field=_to_npy(flat_field.gain) if flat_field is not None else None,
@@ -92,9 +110,10 @@ def select_profile(factory: sessionmaker[Session], station: str, on_date: dt.dat
     scale_row = next((r for r in scale_rows if device and r.device == device), None) or \
         next((r for r in scale_rows if not device or r.device in (None, device)), None)
     flat_row = next((r for r in rows if r.flat_field is not None), None)
+    ccm, tone_curve = _ccm_from_json(ccm_row.ccm) if ccm_row else (None, None)
     return EffectiveProfile(
         station=station, on_date=on_date,
-        ccm=np.array(ccm_row.ccm, float) if ccm_row else None,
+        ccm=ccm,
         ccm_method=ccm_row.ccm_method if ccm_row else None,
         ccm_profile_id=ccm_row.id if ccm_row else None,
         ccm_valid_from=ccm_row.valid_from if ccm_row else None,
@@ -103,6 +122,7 @@ def select_profile(factory: sessionmaker[Session], station: str, on_date: dt.dat
         scale_profile_id=scale_row.id if scale_row else None,
         flat_field=FlatField(_from_npy(flat_row.flat_field), flat_row.flat_field_ratio) if flat_row else None,
         flat_profile_id=flat_row.id if flat_row else None,
+        tone_curve=tone_curve,
     )
 
 

@@ -309,8 +309,10 @@ def verify(db: str | None, as_json: bool) -> None:
 @click.option("--db", help="Ledger database (default: $PHOTOSTATION_DB or sqlite:///photostation.db).")
 @click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Protocol TOML file (default: the shipped protocol).")
-@click.option("--method", "ccm_method", type=click.Choice(["root_polynomial", "least_squares", "opencv"]),
-              help="Colour-correction fit (default: the protocol's calibration.ccm_method).")
+@click.option("--method", "ccm_method",
+              type=click.Choice(["auto", "root_polynomial", "least_squares", "polynomial_ridge", "opencv"]),
+              help="Colour-correction model (default: the protocol's calibration.ccm_method; auto chooses by "
+                   "leave-one-patch-out cross-validation).")
 @click.option("--flat-field", "flat", is_flag=True,
               help="PHOTO is a uniform grey target: fit the station's flat-field instead.")
 @click.option("--mm-per-px", type=float, help="With --save: store this scale for --station/--device (no PHOTO needed).")
@@ -373,7 +375,7 @@ def calibrate(photo: Path | None, station: str | None, device: str | None, db: s
         digest = hashlib.new(protocol.hash_algorithm, read_bytes(photo)).hexdigest()
         data["saved_profile_id"] = save_profile(
             factory, station=station, device=device, valid_from=start, source="card", card_type=report.card.type,
-            ccm=report.correction.matrix, ccm_method=report.correction.method,
+            ccm=report.correction.matrix, ccm_method=report.correction.method, tone_curve=report.correction.tone_curve,
             delta_e00_after_mean=data["delta_e00"]["after_mean"], illuminant_cct_k=report.illuminant_cct_k,
             mm_per_px=report.mm_per_px, source_digest=digest)
     if out_path is not None:
@@ -425,7 +427,8 @@ def _write_corrected(photo: Path, report, out_path: Path) -> Path:
 
     if report.ccm is None and report.flat_field is None:
         raise InputError("no correction to apply: no card in the photo and no station profile")
-    linear = correct_linear(to_linear(decode(photo)), ccm=report.ccm, flat_field=report.flat_field)
+    linear = correct_linear(to_linear(decode(photo)), ccm=report.ccm, flat_field=report.flat_field,
+                            tone_curve=report.tone_curve)
     encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
     if out_path.suffix.lower() in (".tif", ".tiff"):
         import cv2

@@ -498,7 +498,7 @@ def _corrected(rgb: np.ndarray, report) -> np.ndarray:
     linear = to_linear(rgb)
     if report is None:
         return linear
-    return correct_linear(linear, ccm=report.ccm, flat_field=report.flat_field)
+    return correct_linear(linear, ccm=report.ccm, flat_field=report.flat_field, tone_curve=report.tone_curve)
 
 
 def pair_density_flags(baseline: HairCount, followup: HairCount, long_hair: bool, hair_kind: str | None

@@ -252,7 +252,7 @@ def _measure_global(rgb: np.ndarray, protocol: Protocol, scale: float | None, so
 
     linear = to_linear(rgb)
     if report is not None and report.source != "none":
-        linear = correct_linear(linear, ccm=report.ccm, flat_field=report.flat_field)
+        linear = correct_linear(linear, ccm=report.ccm, flat_field=report.flat_field, tone_curve=report.tone_curve)
     region = scalp_region(linear, whole_frame=False, backdrop_texture_max=protocol.qa.region.backdrop_texture_max,
                           min_share_pct=protocol.qa.region.min_share_pct)
     area_px = int(region.mask.sum())

@@ -47,7 +47,8 @@ def test_colorchecker_found_and_corrected(babel, illuminant):
     data = report.to_json()
     assert data["delta_e00"]["after_mean"] <= 2.0
     assert data["delta_e00"]["after_mean"] < data["delta_e00"]["before_mean"] / (3 if illuminant != "D65" else 1)
-    assert data["correction"] == "fitted" and np.asarray(data["ccm"]).shape == (3, 6)
+    assert data["correction"] == "fitted" and np.asarray(data["ccm"]).shape[0] == 3
+    assert data["method"] in ("least_squares", "root_polynomial", "polynomial_ridge")
     assert report.neutral_spread_pct is not None and report.neutral_spread_pct <= 2.0
     # The light's colour temperature comes from the grey patches (camera white balance fixed for daylight).
     if illuminant == "A":
@@ -138,7 +139,11 @@ def test_cli_calibrate_save_fallback_and_corrected_output(tmp_path, capsys):
                  "--protocol", str(clinic), "--out", str(tmp_path / "corrected.png")])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["card"]["type"] == "colorchecker24" and data["saved_profile_id"] >= 1
-    assert set(data["delta_e00"]) == {"before_mean", "after_mean", "after_max"} and "illuminant_cct_k" in data
+    # Keys only ever get added (issue 18 added the cross-validated expected_mean).
+    assert set(data["delta_e00"]) >= {"before_mean", "after_mean", "after_max", "expected_mean"}
+    assert data["delta_e00"]["expected_mean"] >= data["delta_e00"]["after_mean"] and "illuminant_cct_k" in data
+    assert data["linearisation"] in ("srgb", "grey_ramp") and data["model_selection"]
+    linearisation = data["linearisation"]
     assert (tmp_path / "corrected.png").stat().st_size > 0
     # A later shot without a card at the same station uses the saved profile.
     later = write_jpeg(tmp_path / "no-card.jpg", render_grey_target(image_size=(800, 600), rng=2).image,
@@ -146,6 +151,7 @@ def test_cli_calibrate_save_fallback_and_corrected_output(tmp_path, capsys):
     code = main(["calibrate", str(later), "--station", "station-1", "--db", str(db), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["correction"] == "station_profile" and data["profile"]["ccm_profile_id"] >= 1
+    assert data["linearisation"] == linearisation  # the saved tone curve comes with the matrix
     # Without a station: nothing to fall back to.
     code = main(["calibrate", str(later), "--json"])
     assert code == 1 and json.loads(capsys.readouterr().out)["card"] == {"type": None, "corners": None}
