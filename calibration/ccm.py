@@ -150,12 +150,15 @@ def fit_root_polynomial(measured: np.ndarray, reference: np.ndarray, weights: np
 
 
 def fit_polynomial_ridge(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None, *,
-                         neutral: np.ndarray | None = None, ridge: float = 1e-3) -> np.ndarray:
+                         neutral: np.ndarray | None = None, ridge: float = 1e-3,
+                         patch_weight_total: float | None = None) -> np.ndarray:
     """Weighted ridge regression of the 3x9 second-order polynomial, towards a white balance.
 
     The prior is the diagonal of per-channel gains that best map the grey patches (all
     patches when none is marked grey) onto their reference; the penalty is ``ridge`` times
-    the number of patches times their mean weight, per coefficient.
+    the patches' total weight (``patch_weight_total``, default the sum of ``weights``; pass
+    the real patches' total when ``weights`` also holds constraint pseudo-patches), per
+    coefficient.
     """
     measured = np.asarray(measured, float)
     weights = patch_weights(reference, None, 1.0) if weights is None else np.asarray(weights, float)
@@ -165,7 +168,7 @@ def fit_polynomial_ridge(measured: np.ndarray, reference: np.ndarray, weights: n
     terms = polynomial_terms(measured).astype(float)
     prior = np.zeros((terms.shape[1], 3))
     prior[:3, :3] = np.diag(gains)
-    penalty = np.sqrt(ridge * len(measured) * weights.mean())
+    penalty = np.sqrt(ridge * (weights.sum() if patch_weight_total is None else patch_weight_total))
     sw = np.sqrt(weights)[:, None]
     a = np.vstack([terms * sw, penalty * np.eye(terms.shape[1])])
     b = np.vstack([reference * sw, penalty * prior])
@@ -195,10 +198,11 @@ def fit_opencv(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray 
 
 
 def _fit_matrix(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray, method: str,
-                neutral: np.ndarray | None, ridge: float | None) -> np.ndarray:
+                neutral: np.ndarray | None, ridge: float | None, patch_weight_total: float | None = None) -> np.ndarray:
     if method == "polynomial_ridge":
         return fit_polynomial_ridge(measured, reference, weights, neutral=neutral,
-                                    ridge=RIDGE_STRENGTHS[1] if ridge is None else ridge)
+                                    ridge=RIDGE_STRENGTHS[1] if ridge is None else ridge,
+                                    patch_weight_total=patch_weight_total)
     fits = {"root_polynomial": fit_root_polynomial, "least_squares": fit_least_squares, "opencv": fit_opencv}
     if method not in fits:
         raise ValueError(f"unknown colour-correction method {method!r}")
@@ -226,9 +230,10 @@ def _fit_once(measured: np.ndarray, reference: np.ndarray, neutral: np.ndarray, 
     levels = np.asarray(NEUTRAL_AXIS_LEVELS)[:, None]
     linear = np.vstack([linear, levels * np.ones(3)])
     reference = np.vstack([reference, levels * axis])
-    weights = np.concatenate([weights, np.full(len(levels), 1e4 * weights.sum())])
+    total = weights.sum()
+    weights = np.concatenate([weights, np.full(len(levels), 1e4 * total)])
     neutral = np.concatenate([neutral, np.ones(len(levels), bool)])
-    return _fit_matrix(linear, reference, weights, method, neutral, ridge), curve
+    return _fit_matrix(linear, reference, weights, method, neutral, ridge, total), curve
 
 
 def fit_correction(measured: np.ndarray, reference: np.ndarray, *, method: str, neutral: np.ndarray | None = None,
@@ -272,9 +277,8 @@ def _candidates(methods: tuple[str, ...], greys: int) -> list[tuple[str, str, fl
             for ridge in (RIDGE_STRENGTHS if method == "polynomial_ridge" else (None,))]
 
 
-def _preference(candidate: Candidate) -> tuple[int, int, float]:
-    complexity = {"least_squares": 0, "opencv": 0, "root_polynomial": 1, "polynomial_ridge": 2}[candidate.method]
-    return (0 if candidate.linearisation == "grey_ramp" else 1, complexity, -(candidate.ridge or 0.0))
+def _preference(candidate: Candidate) -> tuple[int, float]:
+    return (0 if candidate.linearisation == "grey_ramp" else 1, candidate.expected_delta_e00)
 
 
 def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: np.ndarray, neutral_weight: float,
@@ -283,8 +287,10 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
 
     Every candidate (each model of ``methods`` with and without the grey-ramp linearisation,
     each ridge strength of ``polynomial_ridge``) is fitted N times, each time without one
-    patch, and predicts that patch. The candidate with the lowest mean CIEDE2000 of the
-    held-out patches is fitted to all patches; that mean is its expected error. When it is
+    patch, and predicts that patch. Among the candidates whose mean CIEDE2000 on the
+    held-out patches is within one standard error of the lowest, a grey-ramp candidate is
+    preferred, then the lowest; it is fitted to all patches and its held-out mean is its
+    expected error. When it is
     not below the uncorrected patches' mean CIEDE2000, the correction is withheld: an
     identity matrix, ``method="none"``, and the reason in ``withheld``.
 
@@ -326,9 +332,9 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
         raise ValueError("no colour-correction model could be fitted to these patches")
     lowest = min(tried, key=lambda c: c.expected_delta_e00)
     # One-standard-error rule (Breiman et al. 1984, "Classification and Regression Trees",
-    # 3.4.3): among the candidates whose held-out error is within one standard error of the
-    # lowest, take the first in order of preference: the grey ramp (it keeps greys neutral),
-    # then the fewest free coefficients. Differences smaller than that are chance.
+    # 3.4.3): differences within one standard error of the lowest held-out error are chance,
+    # so among those candidates the grey ramp is preferred (it keeps greys neutral, which the
+    # clinic's check requires), then the lowest held-out error.
     close = [c for c in tried if c.expected_delta_e00 <= lowest.expected_delta_e00 + lowest.standard_error]
     best = min(close, key=_preference)
     if best.expected_delta_e00 >= uncorrected:
