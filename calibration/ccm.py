@@ -290,9 +290,9 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
     patch, and predicts that patch. Among the candidates whose mean CIEDE2000 on the
     held-out patches is within one standard error of the lowest, a grey-ramp candidate is
     preferred, then the lowest; it is fitted to all patches and its held-out mean is its
-    expected error. When it is
-    not below the uncorrected patches' mean CIEDE2000, the correction is withheld: an
-    identity matrix, ``method="none"``, and the reason in ``withheld``.
+    expected error. When that error plus its standard error is not below the uncorrected
+    patches' mean CIEDE2000, the correction is withheld: an identity matrix,
+    ``method="none"``, and the reason in ``withheld``.
 
     Cross-validation for model choice follows Stone (1974), "Cross-validatory choice and
     assessment of statistical predictions", JRSS B 36(2).
@@ -337,10 +337,14 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
     # clinic's check requires), then the lowest held-out error.
     close = [c for c in tried if c.expected_delta_e00 <= lowest.expected_delta_e00 + lowest.standard_error]
     best = min(close, key=_preference)
-    if best.expected_delta_e00 >= uncorrected:
+    uncorrected = round(uncorrected, 3)
+    # The uncorrected photo is the simplest model of all: by the same one-standard-error rule,
+    # a correction must beat it by more than chance to be applied.
+    if best.expected_delta_e00 + best.standard_error >= uncorrected:
         return ColourCorrection(np.eye(3), "none", len(measured), None, None, uncorrected, tuple(tried),
-                                f"no model predicts held-out patches better than the uncorrected photo "
-                                f"(ΔE00 {best.expected_delta_e00:.2f} vs {uncorrected:.2f})")
+                                f"no model predicts held-out patches better than the uncorrected photo by more "
+                                f"than chance (ΔE00 {best.expected_delta_e00:.2f} ± {best.standard_error:.2f} vs "
+                                f"{uncorrected:.2f} uncorrected)")
     matrix, curve = _fit_once(measured, reference, neutral, neutral_weight, best.method, best.linearisation,
                               best.ridge)
     return ColourCorrection(matrix, best.method, len(measured), curve, best.ridge, best.expected_delta_e00,
