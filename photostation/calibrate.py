@@ -162,6 +162,25 @@ def _neutral_spread_pct(corrected: np.ndarray, measured: np.ndarray, reference: 
     return round(float(max(100.0 * (r.max() - r.min()) / r.mean() for r in ratios)), 3)
 
 
+def _without_card(profile: EffectiveProfile | None, rules: CalibrationRules, flat_field: FlatField | None,
+                  full_size: tuple[int, int], why: str) -> CalibrationReport:
+    """The report when no usable card is in the photo: the station profile when there is one."""
+    fallback = profile is not None and profile.ccm is not None
+    flags = [f"{why}: " + ("the station profile is used" if fallback else "no station profile to fall back to")]
+    checks = [Check("calibration.card", "warn" if fallback else "fail", None, None,
+                    why + (f"; using the station profile valid from {profile.ccm_valid_from}" if fallback
+                           else "; put the card in the shot or calibrate the station"))]
+    if fallback and profile.ccm_valid_from is not None:
+        age = (profile.on_date - profile.ccm_valid_from).days
+        checks.append(Check("calibration.profile_age", grade(age, rules.profile_max_age_days,
+                                                           rules.profile_max_age_days * 2), age,
+                            rules.profile_max_age_days, f"station profile {age} days old"))
+    return CalibrationReport(None, None, None, None, None, profile.mm_per_px if profile else None, None,
+                             profile.illuminant_cct_k if profile else None,
+                             "station_profile" if fallback else "none", profile, tuple(flags), tuple(checks),
+                             verdict(checks), flat_field, full_size)
+
+
 def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: Protocol, *,
                     ccm_method: str | None = None, flat_field: FlatField | None = None,
                     profile: EffectiveProfile | None = None, close_up: bool = False) -> CalibrationReport:
@@ -197,26 +216,8 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
         (rgb.shape[1], rgb.shape[0])
     card = find_card(_to_uint8(rgb), max_side=CALIBRATION_SIDE, colorchecker_reference=rules.colorchecker_reference,
                      colorchecker=rules.colorchecker_in_close_ups or not close_up)
-    flags: list[str] = []
-    checks: list[Check] = []
     if card is None:
-        fallback = profile is not None and profile.ccm is not None
-        flags.append("no card found: " + ("the station profile is used" if fallback else "no station profile to fall back to"))
-        checks.append(Check("calibration.card", "warn" if fallback else "fail", None, None,
-                            "no calibration card in the photo" + (
-                                f"; using the station profile valid from {profile.ccm_valid_from}" if fallback
-                                else "; put the card in the shot or calibrate the station")))
-        if fallback and profile.ccm_valid_from is not None:
-            age = (profile.on_date - profile.ccm_valid_from).days
-            checks.append(Check("calibration.profile_age", grade(age, rules.profile_max_age_days,
-                                                                   rules.profile_max_age_days * 2), age,
-                                rules.profile_max_age_days, f"station profile {age} days old"))
-        return CalibrationReport(None, None, None, None, None, profile.mm_per_px if profile else None, None,
-                                 profile.illuminant_cct_k if profile else None,
-                                 "station_profile" if fallback else "none", profile, tuple(flags), tuple(checks),
-                                 verdict(checks), flat_field, full_size)
-
-    checks.append(Check("calibration.card", "pass", card.type, None, f"{card.type} card found"))
+        return _without_card(profile, rules, flat_field, full_size, "no calibration card in the photo")
     linear, saturated = _linear_and_saturated(rgb)
     if flat_field is not None:
         linear = apply_flat_field(linear, flat_field)
@@ -225,6 +226,16 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
                             min_pixels=rules.patch_min_pixels)
     valid = readings.valid
     usable_greys = [i for i in card.neutrals if valid[i]]
+    grey_levels = readings.means[usable_greys] @ np.array([0.2126, 0.7152, 0.0722])
+    if len(grey_levels) >= 2 and np.any(np.diff(grey_levels) >= 0):
+        # The card's greys are listed light to dark: a "card" whose greys do not get darker
+        # along the row is another chart, or a grid found where there is no card (OpenCV's
+        # detector does both). Fitting to it would give a confident wrong correction.
+        return _without_card(profile, rules, flat_field, full_size,
+                             f"the {card.type} found has grey patches that do not run from light to dark: not the "
+                             "card, or found in the wrong place")
+    checks: list[Check] = [Check("calibration.card", "pass", card.type, None, f"{card.type} card found")]
+    flags: list[str] = []
     if readings.excluded:
         flags.append(f"{len(readings.excluded)} patch(es) excluded: " + ", ".join(
             f"{card.patch_names[i]} ({why})" for i, why in sorted(readings.excluded.items())))

@@ -148,3 +148,24 @@ def test_station_profile_keeps_the_tone_curve(tmp_path):
                                    ccm=np.eye(3).tolist(), ccm_method="least_squares"))
     old = select_profile(factory, "room-2", dt.date(2026, 6, 1))
     assert old.tone_curve is None and np.allclose(old.ccm, np.eye(3))
+
+
+def test_a_chart_found_upside_down_or_elsewhere_is_not_used(monkeypatch):
+    # OpenCV's detector sometimes returns a 6x4 grid that is another chart, or this one in the
+    # wrong order. Its "greys" then do not run light to dark, and no correction is fitted to it.
+    from dataclasses import replace
+
+    import photostation.calibrate as calibrate
+    from photostation.protocol import parse_protocol
+    from photostation.synthetic.chart import render_colorchecker_scene
+
+    protocol = parse_protocol('[calibration]\ncolorchecker_reference = "BabelColor Average"\n')
+    scene = render_colorchecker_scene("D65", image_size=(1000, 750), rng=4)
+    good = calibrate.calibrate_image(scene.image, None, protocol)
+    assert good.source == "fitted" and good.correction is not None
+    found = calibrate.find_card
+    monkeypatch.setattr(calibrate, "find_card", lambda *a, **k: replace(card := found(*a, **k),
+                                                                         patch_quads_px=card.patch_quads_px[::-1]))
+    wrong = calibrate.calibrate_image(scene.image, None, protocol)
+    assert wrong.correction is None and wrong.source == "none" and wrong.verdict == "fail"
+    assert "do not run from light to dark" in wrong.checks[0].message
