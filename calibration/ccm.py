@@ -1,7 +1,7 @@
 """Colour correction: a matrix that maps the camera's linear RGB of the card's patches onto
 their reference colours, then applied to whole photos.
 
-Four fits are available, and a choice among them:
+Five fits are available, and a choice among them:
 
 ``root_polynomial``
     Second-order root-polynomial regression (Finlayson, Mackiewicz & Hurlbert 2015, "Color
@@ -26,7 +26,14 @@ Four fits are available, and a choice among them:
     weak and noisy (blue under tungsten light); the penalty keeps the fit near the white
     balance unless the patches ask for more. Its strength is chosen by cross-validation.
 
-``auto`` (the default) chooses among 3x3, root-polynomial and the regularised polynomial,
+``white_balance``
+    Per-channel gains only (a diagonal 3x3 fitted on the grey patches): no colour is fitted.
+    With the grey-ramp linearisation it is the tone curve alone. The simplest correction,
+    and the one to fall back to when the colour models do not predict held-out patches
+    better than chance.
+
+``auto`` (the default) chooses among white balance, 3x3, root-polynomial and the regularised
+polynomial,
 each with and without linearising the camera's tone curve first
 (:mod:`calibration.tone_curve`), by leave-one-patch-out cross-validation: each patch is
 predicted by a model fitted to the others, and the model whose held-out patches come
@@ -49,8 +56,8 @@ from calibration.colorimetry import delta_e2000, lab_d50_from_linear_srgb
 from calibration.tone_curve import (MIN_GREYS, ToneCurve, apply_tints, apply_tone_curve, fit_tone_curve, grey_tints,
                                    neutral_axis)
 
-METHODS = ("auto", "root_polynomial", "least_squares", "polynomial_ridge", "opencv")
-AUTO_METHODS = ("least_squares", "root_polynomial", "polynomial_ridge")
+METHODS = ("auto", "root_polynomial", "least_squares", "polynomial_ridge", "white_balance", "opencv")
+AUTO_METHODS = ("white_balance", "least_squares", "root_polynomial", "polynomial_ridge")
 """The models ``auto`` chooses among (OpenCV's iterative fit is too slow to cross-validate)."""
 LINEARISATIONS = ("srgb", "grey_ramp")
 """``srgb``: the file's own sRGB decoding; ``grey_ramp``: the tone curve read off the greys."""
@@ -162,12 +169,9 @@ def fit_polynomial_ridge(measured: np.ndarray, reference: np.ndarray, weights: n
     """
     measured = np.asarray(measured, float)
     weights = patch_weights(reference, None, 1.0) if weights is None else np.asarray(weights, float)
-    greys = np.asarray(neutral, bool) if neutral is not None and np.any(neutral) else np.ones(len(measured), bool)
-    gains = (weights[greys, None] * measured[greys] * reference[greys]).sum(axis=0) / np.clip(
-        (weights[greys, None] * measured[greys] ** 2).sum(axis=0), 1e-12, None)
     terms = polynomial_terms(measured).astype(float)
     prior = np.zeros((terms.shape[1], 3))
-    prior[:3, :3] = np.diag(gains)
+    prior[:3, :3] = fit_white_balance(measured, reference, weights, neutral=neutral)
     penalty = np.sqrt(ridge * (weights.sum() if patch_weight_total is None else patch_weight_total))
     sw = np.sqrt(weights)[:, None]
     a = np.vstack([terms * sw, penalty * np.eye(terms.shape[1])])
@@ -197,8 +201,22 @@ def fit_opencv(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray 
     return np.asarray(model.getColorCorrectionMatrix(), float).T
 
 
+def fit_white_balance(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None, *,
+                      neutral: np.ndarray | None = None) -> np.ndarray:
+    """Diagonal 3x3 of per-channel gains: weighted least squares of the grey patches (all
+    patches when none is marked grey) onto their reference."""
+    measured = np.asarray(measured, float)
+    weights = patch_weights(reference, None, 1.0) if weights is None else np.asarray(weights, float)
+    greys = np.asarray(neutral, bool) if neutral is not None and np.any(neutral) else np.ones(len(measured), bool)
+    gains = (weights[greys, None] * measured[greys] * reference[greys]).sum(axis=0) / np.clip(
+        (weights[greys, None] * measured[greys] ** 2).sum(axis=0), 1e-12, None)
+    return np.diag(gains)
+
+
 def _fit_matrix(measured: np.ndarray, reference: np.ndarray, weights: np.ndarray, method: str,
                 neutral: np.ndarray | None, ridge: float | None, patch_weight_total: float | None = None) -> np.ndarray:
+    if method == "white_balance":
+        return fit_white_balance(measured, reference, weights, neutral=neutral)
     if method == "polynomial_ridge":
         return fit_polynomial_ridge(measured, reference, weights, neutral=neutral,
                                     ridge=RIDGE_STRENGTHS[1] if ridge is None else ridge,
@@ -290,9 +308,9 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
     patch, and predicts that patch. Among the candidates whose mean CIEDE2000 on the
     held-out patches is within one standard error of the lowest, a grey-ramp candidate is
     preferred, then the lowest; it is fitted to all patches and its held-out mean is its
-    expected error. When that error plus its standard error is not below the uncorrected
-    patches' mean CIEDE2000, the correction is withheld: an identity matrix,
-    ``method="none"``, and the reason in ``withheld``.
+    expected error. When that error is not below the uncorrected patches' mean CIEDE2000,
+    the correction is withheld: an identity matrix, ``method="none"``, and the reason in
+    ``withheld``.
 
     Cross-validation for model choice follows Stone (1974), "Cross-validatory choice and
     assessment of statistical predictions", JRSS B 36(2).
@@ -337,14 +355,13 @@ def choose_correction(measured: np.ndarray, reference: np.ndarray, *, neutral: n
     # clinic's check requires), then the lowest held-out error.
     close = [c for c in tried if c.expected_delta_e00 <= lowest.expected_delta_e00 + lowest.standard_error]
     best = min(close, key=_preference)
-    uncorrected = round(uncorrected, 3)
-    # The uncorrected photo is the simplest model of all: by the same one-standard-error rule,
-    # a correction must beat it by more than chance to be applied.
-    if best.expected_delta_e00 + best.standard_error >= uncorrected:
+    # Never worse than no correction. (Not "better by more than chance": the greys of an
+    # uncorrected photo are off neutral, and a follow-up is only comparable with its baseline
+    # once both are balanced, even where colour accuracy gains little.)
+    if best.expected_delta_e00 >= round(uncorrected, 3):
         return ColourCorrection(np.eye(3), "none", len(measured), None, None, uncorrected, tuple(tried),
-                                f"no model predicts held-out patches better than the uncorrected photo by more "
-                                f"than chance (ΔE00 {best.expected_delta_e00:.2f} ± {best.standard_error:.2f} vs "
-                                f"{uncorrected:.2f} uncorrected)")
+                                f"no model predicts held-out patches better than the uncorrected photo "
+                                f"(ΔE00 {best.expected_delta_e00:.2f} vs {uncorrected:.2f} uncorrected)")
     matrix, curve = _fit_once(measured, reference, neutral, neutral_weight, best.method, best.linearisation,
                               best.ridge)
     return ColourCorrection(matrix, best.method, len(measured), curve, best.ridge, best.expected_delta_e00,

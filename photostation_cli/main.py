@@ -310,7 +310,8 @@ def verify(db: str | None, as_json: bool) -> None:
 @click.option("--protocol", "protocol_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Protocol TOML file (default: the shipped protocol).")
 @click.option("--method", "ccm_method",
-              type=click.Choice(["auto", "root_polynomial", "least_squares", "polynomial_ridge", "opencv"]),
+              type=click.Choice(["auto", "root_polynomial", "least_squares", "polynomial_ridge", "white_balance",
+                                 "opencv"]),
               help="Colour-correction model (default: the protocol's calibration.ccm_method; auto chooses by "
                    "leave-one-patch-out cross-validation).")
 @click.option("--flat-field", "flat", is_flag=True,

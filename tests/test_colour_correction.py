@@ -104,18 +104,18 @@ def test_greys_stay_neutral_against_their_reference():
 
 
 def test_no_correction_when_none_predicts_better_than_the_photo():
-    # A camera that already records the reference colours, up to 1 % noise per patch: a fit
-    # can only add error on patches it did not see, so the photo is left as it is, and the
-    # report says why.
+    # A camera that already records the reference colours: every fit can only add error on
+    # patches it did not see, so the photo is left as it is, and the report says why.
+    chosen = choose_correction(REFERENCE.copy(), REFERENCE, neutral=NEUTRAL, neutral_weight=20.0)
+    assert chosen.method == "none" and chosen.withheld and "uncorrected" in chosen.withheld
+    values = np.random.default_rng(2).uniform(0, 1, (10, 3))
+    assert np.allclose(chosen.apply(values), values)
+    # The same camera with 1 % noise and a cast is corrected, and the expected error is below
+    # what the uncorrected patches show.
     noisy = REFERENCE * (1 + np.random.default_rng(4).normal(0, 0.01, REFERENCE.shape))
-    for measured in (REFERENCE.copy(), noisy):
-        chosen = choose_correction(measured, REFERENCE, neutral=NEUTRAL, neutral_weight=20.0)
-        assert chosen.method == "none" and chosen.withheld and "uncorrected" in chosen.withheld
-        values = np.random.default_rng(2).uniform(0, 1, (10, 3))
-        assert np.allclose(chosen.apply(values), values)
-    # The same camera with a cast is corrected.
     cast = choose_correction(noisy * [1.3, 1.0, 0.7], REFERENCE, neutral=NEUTRAL, neutral_weight=20.0)
-    assert cast.withheld is None and cast.method != "none"
+    uncorrected = delta_e(noisy * [1.3, 1.0, 0.7], REFERENCE).mean()
+    assert cast.withheld is None and cast.method != "none" and cast.expected_delta_e00 < uncorrected
 
 
 def test_ridge_keeps_a_weak_noisy_channel_near_a_white_balance():
