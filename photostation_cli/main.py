@@ -390,6 +390,10 @@ def calibrate(photo: Path | None, station: str | None, device: str | None, db: s
         if de["after_mean"] is not None:
             click.echo(f"  CIEDE2000 mean {de['before_mean']:.2f} before, {de['after_mean']:.2f} after "
                        f"(max {de['after_max']:.2f})")
+            if de.get("expected_mean") is not None and data["method"] != "none":
+                linearised = "the grey-ramp tone curve, then " if data["linearisation"] == "grey_ramp" else ""
+                click.echo(f"  model: {linearised}{data['method']}; expected {de['expected_mean']:.2f} on colours "
+                           "not on the card (each patch predicted from the others)")
         if report.mm_per_px is not None:
             click.echo(f"  scale {report.mm_per_px * 1000:.2f} µm per pixel" +
                        (f", card tilted {report.tilt_deg:.1f}°" if report.tilt_deg is not None else ""))
