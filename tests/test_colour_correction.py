@@ -8,6 +8,8 @@ known exactly."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import numpy as np
 import pytest
@@ -169,3 +171,20 @@ def test_a_chart_found_upside_down_or_elsewhere_is_not_used(monkeypatch):
     wrong = calibrate.calibrate_image(scene.image, None, protocol)
     assert wrong.correction is None and wrong.source == "none" and wrong.verdict == "fail"
     assert "do not run from light to dark" in wrong.checks[0].message
+
+
+def test_cli_reports_the_model_and_its_expected_error(tmp_path, capsys):
+    from photostation.synthetic import write_jpeg
+    from photostation.synthetic.chart import render_colorchecker_scene
+    from photostation_cli.main import main
+
+    shot = write_jpeg(tmp_path / "chart.jpg", render_colorchecker_scene("FL2", image_size=(1000, 750), rng=6).image)
+    clinic = tmp_path / "clinic.toml"
+    clinic.write_text('[calibration]\ncolorchecker_reference = "BabelColor Average"\n')
+    assert main(["calibrate", str(shot), "--protocol", str(clinic)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"model: .*(least_squares|root_polynomial|polynomial_ridge|white_balance); expected \d+\.\d\d on "
+                     r"colours not on the card", out), out
+    assert main(["calibrate", str(shot), "--protocol", str(clinic), "--method", "white_balance", "--json"]) in (0, 1)
+    data = json.loads(capsys.readouterr().out)
+    assert data["method"] == "white_balance" and np.allclose(np.asarray(data["ccm"]), np.diag(np.diag(data["ccm"])))
