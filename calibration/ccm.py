@@ -28,19 +28,19 @@ Five fits are available, and a choice among them:
 
 ``white_balance``
     Per-channel gains only (a diagonal 3x3 fitted on the grey patches): no colour is fitted.
-    With the grey-ramp linearisation it is the tone curve alone. The simplest correction,
-    and the one to fall back to when the colour models do not predict held-out patches
-    better than chance.
+    With the grey-ramp linearisation it is the tone curve alone. The simplest correction:
+    where the colour models predict held-out patches no better, it is what balances the
+    photo.
 
 ``auto`` (the default) chooses among white balance, 3x3, root-polynomial and the regularised
-polynomial,
-each with and without linearising the camera's tone curve first
+polynomial, each with and without linearising the camera's tone curve first
 (:mod:`calibration.tone_curve`), by leave-one-patch-out cross-validation: each patch is
-predicted by a model fitted to the others, and the model whose held-out patches come
-closest (mean CIEDE2000) wins (:func:`choose_correction`). That held-out error is what to
-expect on colours that are not on the card, and it is reported. If no model predicts the
-held-out patches better than the uncorrected photo matches them, no correction is applied
-and the report says so.
+predicted by a model fitted to the others; among the models whose held-out patches come
+within one standard error of the closest (mean CIEDE2000), a grey-ramp one is preferred,
+then the closest (:func:`choose_correction`). That held-out error is what to expect on
+colours that are not on the card, and it is reported. If no model predicts the held-out
+patches better than the uncorrected photo matches them, no correction is applied and the
+report says so.
 
 The benchmarks (benchmarks/calibration.py on our renders, benchmarks/colour_correction.py
 on real chart photos and independent spectral renders) compare them.
@@ -62,7 +62,7 @@ AUTO_METHODS = ("white_balance", "least_squares", "root_polynomial", "polynomial
 LINEARISATIONS = ("srgb", "grey_ramp")
 """``srgb``: the file's own sRGB decoding; ``grey_ramp``: the tone curve read off the greys."""
 RIDGE_STRENGTHS = (1e-4, 1e-3, 1e-2)
-"""Penalties tried for ``polynomial_ridge``, per coefficient and relative to the patches' mean
+"""Penalties tried for ``polynomial_ridge``, per coefficient and relative to the patches' total
 fit weight: a decade apart from barely regularised to nearly a white balance."""
 
 
@@ -265,7 +265,7 @@ def fit_correction(measured: np.ndarray, reference: np.ndarray, *, method: str, 
         ``(N, 3)`` sRGB-decoded camera RGB of the patches used.
     reference : numpy.ndarray
         ``(N, 3)`` reference linear RGB of the same patches.
-    method : {"root_polynomial", "least_squares", "polynomial_ridge", "opencv"}
+    method : {"root_polynomial", "least_squares", "polynomial_ridge", "white_balance", "opencv"}
     neutral : numpy.ndarray, optional
         Bool per patch: which are grey.
     neutral_weight : float
