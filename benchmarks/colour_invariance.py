@@ -48,6 +48,7 @@ from calibration.colorimetry import delta_e2000, lab_d50_from_linear_srgb  # noq
 from photostation.calibrate import calibrate_image  # noqa: E402
 from photostation.imaging import decode, read_bytes  # noqa: E402
 from photostation.protocol import load_protocol  # noqa: E402
+from photostation.synthetic.camera import srgb_decode, srgb_encode  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "colour_invariance.json"
 NOT_A_CHART_DE = 10.0
@@ -55,19 +56,8 @@ NOT_A_CHART_DE = 10.0
 mis-detection (mcc found a chart-like grid that is not the chart): nothing to compare."""
 
 
-def _srgb_decode(v: np.ndarray) -> np.ndarray:
-    v = v.astype(np.float64) / 255.0
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def _srgb_encode(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0, 1)
-    v = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return np.round(v * 255).astype(np.uint8)
-
-
 def _gains(rgb: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
-    return _srgb_encode(_srgb_decode(rgb) * np.asarray(gains))
+    return srgb_encode(srgb_decode(rgb) * np.asarray(gains))
 
 
 def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:

@@ -53,8 +53,8 @@ import cv2
 import numpy as np
 
 from calibration.colorimetry import delta_e2000, lab_d50_from_linear_srgb
-from calibration.tone_curve import (MIN_GREYS, ToneCurve, apply_tints, apply_tone_curve, fit_tone_curve, grey_tints,
-                                   neutral_axis)
+from calibration.tone_curve import (LUMINANCE, MIN_GREYS, ToneCurve, apply_tints, apply_tone_curve, fit_tone_curve,
+                                   grey_tints, neutral_axis)
 
 METHODS = ("auto", "root_polynomial", "least_squares", "polynomial_ridge", "white_balance", "opencv")
 AUTO_METHODS = ("white_balance", "least_squares", "root_polynomial", "polynomial_ridge")
@@ -132,7 +132,7 @@ def _terms(rgb: np.ndarray, width: int) -> np.ndarray:
 def patch_weights(reference: np.ndarray, neutral: np.ndarray | None, neutral_weight: float) -> np.ndarray:
     """Per-patch fit weights: inverse reference luminance (dark patches count as much as light
     ones), times ``neutral_weight`` on the grey patches so that the correction keeps greys grey."""
-    weights = 1.0 / np.clip(reference @ np.array([0.2126, 0.7152, 0.0722]), 0.02, None)
+    weights = 1.0 / np.clip(reference @ LUMINANCE, 0.02, None)
     if neutral is not None:
         weights = weights * np.where(neutral, neutral_weight, 1.0)
     return weights

@@ -25,7 +25,7 @@ from photostation.errors import InputError
 from photostation.imaging import decode, read_bytes
 from photostation.metadata import PhotoMetadata, read_metadata
 from photostation.protocol import CalibrationRules, Protocol
-from photostation.qa.pixels import channel_max, to_linear
+from photostation.qa.pixels import channel_max, luminance, to_linear
 from photostation.qa.pose import intrinsics_from_exif
 from photostation.results import Check, Status, grade, verdict
 from photostation.stations import EffectiveProfile, select_profile
@@ -226,7 +226,7 @@ def calibrate_image(rgb: np.ndarray, metadata: PhotoMetadata | None, protocol: P
                             min_pixels=rules.patch_min_pixels)
     valid = readings.valid
     usable_greys = [i for i in card.neutrals if valid[i]]
-    grey_levels = readings.means[usable_greys] @ np.array([0.2126, 0.7152, 0.0722])
+    grey_levels = luminance(readings.means[usable_greys])
     if len(grey_levels) >= 2 and np.any(np.diff(grey_levels) >= 0):
         # The card's greys are listed light to dark: a "card" whose greys do not get darker
         # along the row is another chart, or a grid found where there is no card (OpenCV's
